@@ -1,0 +1,372 @@
+// Package httpapi is the back-office HTTP API of the case service (spec/http-api.md section 4):
+// cases, policies and the audit trail, for staff authenticated by bearer token.
+//
+// Mount it either way:
+//
+//	mux.Handle("/api/v1/", httpapi.New(svc, auth, logger)) // own mux, JSON 404 for unknown paths
+//	httpapi.Register(mux, svc, auth, logger)               // routes added to a shared Go 1.22+ mux
+//
+// Register suits a mux shared with other /api/v1 routes (complaints, NLU, ...); New suits a
+// separate case service process.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"claimline/casesvc"
+)
+
+// MaxBodyBytes bounds request bodies; a policy is a few hundred bytes.
+const MaxBodyBytes = 64 << 10
+
+type server struct {
+	svc    casesvc.Service
+	auth   *Authenticator
+	logger *slog.Logger
+}
+
+// New returns a handler serving the back-office routes, answering unknown /api/v1 paths with a
+// JSON 404. A nil logger discards logs.
+func New(svc casesvc.Service, auth *Authenticator, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	s := register(mux, svc, auth, logger)
+	// Method-less patterns are less specific than the routes above, so they catch only the methods
+	// those routes do not serve, keeping 405 (as JSON) instead of the catch-all's 404.
+	for _, p := range []string{"/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/policies/{number}", "/api/v1/audit"} {
+		mux.Handle(p, s.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.error(w, r, casesvc.Errorf(codeMethod, "Method %s is not allowed here.", r.Method))
+		})))
+	}
+	mux.Handle("/", s.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, casesvc.Errorf(casesvc.ENOTFOUND, "No such endpoint."))
+	})))
+	return mux
+}
+
+// Register adds the back-office routes to mux (Go 1.22+ method and wildcard patterns).
+func Register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger) {
+	register(mux, svc, auth, logger)
+}
+
+func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger) *server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if auth == nil {
+		auth = &Authenticator{} // nobody gets in rather than everybody
+	}
+	s := &server{svc: svc, auth: auth, logger: logger}
+	all := []casesvc.Role{casesvc.RoleSpecialist, casesvc.RoleSupervisor, casesvc.RoleManager, casesvc.RoleAdmin}
+	supervisors := []casesvc.Role{casesvc.RoleSupervisor, casesvc.RoleManager}
+	admin := []casesvc.Role{casesvc.RoleAdmin}
+
+	mux.Handle("GET /api/v1/cases", s.wrap(s.require(all, s.handleListCases())))
+	mux.Handle("GET /api/v1/cases/{id}", s.wrap(s.require(all, s.handleGetCase())))
+	mux.Handle("GET /api/v1/policies/{number}", s.wrap(s.require(all, s.handleGetPolicy())))
+	mux.Handle("PUT /api/v1/policies/{number}", s.wrap(s.require(admin, s.handlePutPolicy())))
+	mux.Handle("GET /api/v1/audit", s.wrap(s.require(supervisors, s.handleAudit())))
+	return s
+}
+
+// ---- middleware ----
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	role   casesvc.Role // set by require, for the request log
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// wrap logs each request by route pattern, never by path: paths carry case ids and policy numbers.
+func (s *server) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				s.logger.Error("casesvc http: panic", "route", r.Pattern, "panic", v)
+				if rec.status == 0 {
+					s.error(rec, r, errors.New("panic"))
+				}
+			}
+			s.logger.Info("casesvc http", "method", r.Method, "route", r.Pattern, "status", rec.status,
+				"role", string(rec.role), "duration", time.Since(start))
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// require authenticates the request and checks the role: 401 without a valid token, 403 for a
+// role not in roles.
+func (s *server) require(roles []casesvc.Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, ok := s.auth.Authenticate(bearer(r))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="claimline"`)
+			s.error(w, r, casesvc.Errorf(casesvc.EUNAUTHORIZED, "A valid staff token is required."))
+			return
+		}
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.role = st.Role
+		}
+		r = r.WithContext(context.WithValue(r.Context(), staffKey{}, st))
+		if !slices.Contains(roles, st.Role) {
+			s.error(w, r, casesvc.Errorf(casesvc.EFORBIDDEN, "Your role (%s) may not do this.", st.Role))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ---- errors and encoding ----
+
+// errorStatus maps application error codes to HTTP statuses; the one place that does.
+func errorStatus(code string) int {
+	switch code {
+	case casesvc.EINVALID:
+		return http.StatusBadRequest
+	case casesvc.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case casesvc.EFORBIDDEN:
+		return http.StatusForbidden
+	case casesvc.ENOTFOUND:
+		return http.StatusNotFound
+	case casesvc.ECONFLICT:
+		return http.StatusConflict
+	case codeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case codeMethod:
+		return http.StatusMethodNotAllowed
+	case casesvc.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Codes local to HTTP: only a transport has bodies and methods.
+const (
+	codeTooLarge = "too_large"
+	codeMethod   = "method_not_allowed"
+)
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// error writes {"error":{"code","message"}}. Only internal errors are logged, without the
+// request's data; their message is replaced by a generic one.
+func (s *server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := casesvc.ErrorCode(err), casesvc.ErrorMessage(err)
+	status := errorStatus(code)
+	if status == http.StatusInternalServerError {
+		s.logger.Error("casesvc http: internal error", "route", r.Pattern, "err", err)
+		code, msg = casesvc.EINTERNAL, "Internal error."
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, msg
+	s.json(w, status, body)
+}
+
+func (s *server) json(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // responses carry personal data
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.logger.Warn("casesvc http: write response", "err", err)
+	}
+}
+
+// decode reads one JSON value of type T from a bounded body. Every failure is a 4xx.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return v, casesvc.Errorf(codeTooLarge, "The request body is larger than %d bytes.", MaxBodyBytes)
+		}
+		return v, casesvc.Errorf(casesvc.EINVALID, "The request body is not valid JSON for this request: %s.", jsonProblem(err))
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		return v, casesvc.Errorf(casesvc.EINVALID, "The request body must hold a single JSON object.")
+	}
+	return v, nil
+}
+
+// jsonProblem describes a decoding error without echoing the input (it may be personal data).
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "syntax error at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.As(err, &typ):
+		return "wrong type for field " + strconv.Quote(typ.Field)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "empty or truncated body"
+	default:
+		return err.Error() // unknown field "x": names a field, not a value
+	}
+}
+
+// ---- handlers ----
+
+func (s *server) handleListCases() http.Handler {
+	type response struct {
+		Cases []*casesvc.Case `json:"cases"`
+		Total int             `json:"total"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := casesvc.CaseFilter{
+			Status:       q.Get("status"),
+			PolicyNumber: q.Get("policy_number"),
+			ClaimType:    q.Get("claim_type"),
+			Query:        q.Get("q"),
+		}
+		var err error
+		if f.Page, err = intParam(q.Get("page"), 1, 1, 1<<20); err != nil {
+			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "page must be a whole number from 1."))
+			return
+		}
+		if f.PerPage, err = intParam(q.Get("per_page"), 20, 1, 100); err != nil {
+			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "per_page must be a whole number from 1 to 100."))
+			return
+		}
+		cases, total, err := s.svc.Cases(r.Context(), f)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		// Lists are always masked, whatever the role: whole data is shown one audited case at a time.
+		resp := response{Cases: make([]*casesvc.Case, 0, len(cases)), Total: total}
+		for _, c := range cases {
+			resp.Cases = append(resp.Cases, c.MaskedFor(casesvc.RoleSpecialist))
+		}
+		s.json(w, http.StatusOK, resp)
+	})
+}
+
+func intParam(v string, def, min, max int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, errors.New("out of range")
+	}
+	return n, nil
+}
+
+func (s *server) handleGetCase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, _ := StaffFrom(r.Context())
+		c, err := s.svc.Case(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if st.Role.SeesUnmasked() {
+			// No audit row, no unmasked data: fail closed.
+			if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
+				CaseID: c.ID, Policy: c.PolicyNumber, Detail: "case"}); err != nil {
+				s.error(w, r, err)
+				return
+			}
+		}
+		s.json(w, http.StatusOK, c.MaskedFor(st.Role))
+	})
+}
+
+func (s *server) handleGetPolicy() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, _ := StaffFrom(r.Context())
+		p, err := s.svc.Policy(r.Context(), r.PathValue("number"))
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if st.Role.SeesUnmasked() {
+			if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
+				Policy: p.Number, Detail: "policy"}); err != nil {
+				s.error(w, r, err)
+				return
+			}
+		}
+		s.json(w, http.StatusOK, p.MaskedFor(st.Role))
+	})
+}
+
+func (s *server) handlePutPolicy() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, _ := StaffFrom(r.Context())
+		p, err := decode[casesvc.Policy](w, r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		number := r.PathValue("number")
+		if p.Number == "" {
+			p.Number = number
+		} else if p.Number != number {
+			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "The policy number in the body does not match the one in the path."))
+			return
+		}
+		if err := s.svc.PutPolicy(r.Context(), &p, st.Name); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		stored, err := s.svc.Policy(r.Context(), number)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		s.json(w, http.StatusOK, stored.MaskedFor(st.Role))
+	})
+}
+
+func (s *server) handleAudit() http.Handler {
+	type response struct {
+		Entries []casesvc.AuditEntry `json:"entries"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		entries, err := s.svc.Audit(r.Context(), casesvc.AuditFilter{
+			CaseID: q.Get("case"), Complaint: q.Get("complaint"), Actor: q.Get("actor"),
+		})
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if entries == nil {
+			entries = []casesvc.AuditEntry{}
+		}
+		s.json(w, http.StatusOK, response{Entries: entries})
+	})
+}

@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the schema history. Append only: a released migration is never edited, because
+// installs record by number which ones they have applied.
+var migrations = []string{
+	// 1: policies, cases and their documents, requests, timeline; the audit trail.
+	`
+CREATE TABLE policies (
+	number     TEXT PRIMARY KEY,
+	status     TEXT NOT NULL,
+	doc        TEXT NOT NULL, -- JSON casesvc.Policy
+	updated_at INTEGER NOT NULL
+);
+
+-- One row per day in the configured zone; the counter behind CLM-YYYYMMDD-NNNNNN.
+CREATE TABLE case_counters (
+	day  TEXT PRIMARY KEY,
+	last INTEGER NOT NULL
+);
+
+CREATE TABLE cases (
+	id                 TEXT PRIMARY KEY,
+	status             TEXT NOT NULL,
+	claim_type         TEXT NOT NULL,
+	policy_number      TEXT NOT NULL REFERENCES policies(number),
+	channel            TEXT NOT NULL,
+	conversation       TEXT NOT NULL DEFAULT '',
+	claimant           TEXT NOT NULL, -- JSON casesvc.Person
+	incident           TEXT NOT NULL, -- JSON casesvc.Incident
+	required_documents TEXT NOT NULL, -- JSON array of kind ids, in notice order
+	priority           TEXT NOT NULL DEFAULT 'normal',
+	fast_track         INTEGER NOT NULL DEFAULT 0,
+	decision           TEXT,          -- JSON casesvc.Decision or NULL
+	payment            TEXT,          -- JSON casesvc.Payment or NULL
+	deadlines          TEXT NOT NULL, -- JSON casesvc.Deadlines
+	reported_late_days INTEGER NOT NULL DEFAULT 0,
+	idempotency_key    TEXT UNIQUE,   -- NULL when the caller gave none
+	search             TEXT NOT NULL, -- lower-cased id, claimant name, place, cause, description
+	created_at         INTEGER NOT NULL, -- unix nanoseconds
+	updated_at         INTEGER NOT NULL
+);
+CREATE INDEX cases_created ON cases(created_at);
+CREATE INDEX cases_status ON cases(status, created_at);
+CREATE INDEX cases_policy ON cases(policy_number, created_at);
+CREATE INDEX cases_claim_type ON cases(claim_type, created_at);
+
+CREATE TABLE documents (
+	id            TEXT PRIMARY KEY,
+	case_id       TEXT NOT NULL REFERENCES cases(id),
+	kind          TEXT NOT NULL,
+	status        TEXT NOT NULL CHECK (status IN ('received', 'accepted', 'rejected')),
+	filename      TEXT NOT NULL,
+	content_type  TEXT NOT NULL DEFAULT '',
+	size          INTEGER NOT NULL DEFAULT 0,
+	sha256        TEXT NOT NULL DEFAULT '',
+	received_at   INTEGER NOT NULL,
+	reject_reason TEXT NOT NULL DEFAULT '',
+	rejected_at   INTEGER
+);
+CREATE INDEX documents_case ON documents(case_id, received_at);
+
+CREATE TABLE document_requests (
+	id      INTEGER PRIMARY KEY,
+	case_id TEXT NOT NULL REFERENCES cases(id),
+	at      INTEGER NOT NULL,
+	kinds   TEXT NOT NULL, -- JSON array
+	reason  TEXT NOT NULL CHECK (reason IN ('initial', 'rejected')),
+	channel TEXT NOT NULL
+);
+CREATE INDEX document_requests_case ON document_requests(case_id, id);
+-- The one-time notice rule, enforced by the database: a case has at most one initial request.
+CREATE UNIQUE INDEX document_requests_one_initial ON document_requests(case_id) WHERE reason = 'initial';
+
+CREATE TABLE timeline (
+	id      INTEGER PRIMARY KEY,
+	case_id TEXT NOT NULL REFERENCES cases(id),
+	at      INTEGER NOT NULL,
+	event   TEXT NOT NULL,
+	actor   TEXT NOT NULL,
+	note    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX timeline_case ON timeline(case_id, id);
+
+-- The audit trail references cases, complaints and policies loosely: it must outlive and precede them.
+CREATE TABLE audit (
+	id        INTEGER PRIMARY KEY,
+	at        INTEGER NOT NULL,
+	actor     TEXT NOT NULL,
+	action    TEXT NOT NULL,
+	case_id   TEXT NOT NULL DEFAULT '',
+	complaint TEXT NOT NULL DEFAULT '',
+	policy    TEXT NOT NULL DEFAULT '',
+	detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_case ON audit(case_id) WHERE case_id != '';
+CREATE INDEX audit_complaint ON audit(complaint) WHERE complaint != '';
+CREATE INDEX audit_actor ON audit(actor);
+`,
+}
+
+// migrate applies the migrations not yet recorded in schema_migrations, each in its own
+// transaction together with its record, so a failed migration leaves no half-applied schema.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for i, stmt := range migrations {
+		version := i + 1
+		if err := applyMigration(ctx, db, version, stmt); err != nil {
+			return fmt.Errorf("migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, version int, stmt string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SchemaVersion returns the highest applied migration.
+func (s *Service) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}

@@ -1,0 +1,266 @@
+// Package sqlite is the case service stored in SQLite (modernc.org/sqlite, pure Go, no cgo).
+//
+// One connection serves reads and writes: SQLite allows one writer at a time, and funnelling every
+// statement through a single connection turns would-be SQLITE_BUSY errors into a short wait in
+// database/sql's pool. Transactions begin IMMEDIATE so a read-then-write never has to upgrade its lock.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"claimline/casesvc"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Config configures the store. Zero values get defaults.
+type Config struct {
+	Catalog  *casesvc.Catalog // default casesvc.DefaultCatalog()
+	Location *time.Location   // zone for case ids and dates; default Asia/Taipei
+	Now      func() time.Time // default time.Now; tests fix it to check ids and deadlines
+	// DecisionDays and PaymentDays are counted from the day the documents are complete.
+	DecisionDays int // default casesvc.DefaultDecisionDays
+	PaymentDays  int // default casesvc.DefaultPaymentDays
+}
+
+// Service implements casesvc.Service on one SQLite file.
+type Service struct {
+	db  *sql.DB
+	cfg Config
+}
+
+// New opens (creating if needed) the database at path and applies pending migrations.
+func New(path string, cfg Config) (*Service, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = casesvc.DefaultCatalog()
+	}
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation("Asia/Taipei")
+		if err != nil {
+			loc = time.FixedZone("Asia/Taipei", 8*60*60) // no tzdata on the host; Taiwan has no DST
+		}
+		cfg.Location = loc
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DecisionDays <= 0 {
+		cfg.DecisionDays = casesvc.DefaultDecisionDays
+	}
+	if cfg.PaymentDays <= 0 {
+		cfg.PaymentDays = casesvc.DefaultPaymentDays
+	}
+	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return &Service{db: db, cfg: cfg}, nil
+}
+
+// Close closes the database.
+func (s *Service) Close() error { return s.db.Close() }
+
+// Ping checks the database answers, for readiness probes.
+func (s *Service) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return casesvc.Errorf(casesvc.EUNAVAILABLE, "The case database is not available.")
+	}
+	return nil
+}
+
+// Catalog returns the catalog in force.
+func (s *Service) Catalog() *casesvc.Catalog { return s.cfg.Catalog }
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+// nanos and fromNanos store instants as integers so that ordering by time is ordering by number.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func (s *Service) fromNanos(n int64) time.Time { return time.Unix(0, n).In(s.cfg.Location) }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own plain structs are marshalled here
+	}
+	return string(b)
+}
+
+// ---- policies ----
+
+// Policy returns one policy, unmasked. ENOTFOUND.
+func (s *Service) Policy(ctx context.Context, number string) (*casesvc.Policy, error) {
+	var doc string
+	err := s.db.QueryRowContext(ctx, `SELECT doc FROM policies WHERE number = ?`, number).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Policy %s was not found.", number)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: policy: %w", err)
+	}
+	var p casesvc.Policy
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return nil, fmt.Errorf("sqlite: policy %s: %w", number, err)
+	}
+	return &p, nil
+}
+
+// PutPolicy creates or replaces a policy and audits it. EINVALID.
+func (s *Service) PutPolicy(ctx context.Context, p *casesvc.Policy, actor string) error {
+	if err := casesvc.ValidatePolicy(p, s.cfg.Catalog); err != nil {
+		return err
+	}
+	if actor == "" {
+		return casesvc.Errorf(casesvc.EINVALID, "Actor is required.")
+	}
+	cp := *p
+	if cp.Currency == "" {
+		cp.Currency = "TWD"
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: put policy: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+	// An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, which cases reference.
+	_, err = tx.ExecContext(ctx, `INSERT INTO policies (number, status, doc, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(number) DO UPDATE SET status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at`,
+		cp.Number, cp.Status, mustJSON(&cp), nanos(now))
+	if err != nil {
+		return fmt.Errorf("sqlite: put policy: %w", err)
+	}
+	if err := insertAudit(ctx, tx, casesvc.AuditEntry{At: now, Actor: actor, Action: "policy_put", Policy: cp.Number,
+		Detail: "status=" + cp.Status + " claim_types=" + strings.Join(cp.ClaimTypes, ",")}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// PolicyCount returns how many policies are stored.
+func (s *Service) PolicyCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM policies`).Scan(&n)
+	return n, err
+}
+
+// SeedDemo stores casesvc.DemoPolicies when the store has no policies at all, so a new install
+// can be tried at once and a real install is never touched. It returns how many it added.
+func SeedDemo(ctx context.Context, s *Service) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: seed: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM policies`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: seed: %w", err)
+	}
+	if n > 0 {
+		return 0, nil
+	}
+	now := s.now()
+	demo := casesvc.DemoPolicies()
+	for _, p := range demo {
+		if err := casesvc.ValidatePolicy(p, s.cfg.Catalog); err != nil {
+			return 0, fmt.Errorf("sqlite: seed %s: %w", p.Number, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (number, status, doc, updated_at) VALUES (?, ?, ?, ?)`,
+			p.Number, p.Status, mustJSON(p), nanos(now)); err != nil {
+			return 0, fmt.Errorf("sqlite: seed %s: %w", p.Number, err)
+		}
+	}
+	if err := insertAudit(ctx, tx, casesvc.AuditEntry{At: now, Actor: "system", Action: "demo_policies_seeded",
+		Detail: fmt.Sprintf("count=%d", len(demo))}); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: seed: %w", err)
+	}
+	return len(demo), nil
+}
+
+// ---- audit ----
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertAudit(ctx context.Context, x execer, e casesvc.AuditEntry) error {
+	_, err := x.ExecContext(ctx, `INSERT INTO audit (at, actor, action, case_id, complaint, policy, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Actor, e.Action, e.CaseID, e.Complaint, e.Policy, e.Detail)
+	if err != nil {
+		return fmt.Errorf("sqlite: audit: %w", err)
+	}
+	return nil
+}
+
+// RecordAudit appends to the audit trail; a zero At means now. EINVALID without actor or action.
+func (s *Service) RecordAudit(ctx context.Context, e casesvc.AuditEntry) error {
+	if e.Actor == "" || e.Action == "" {
+		return casesvc.Errorf(casesvc.EINVALID, "An audit entry needs an actor and an action.")
+	}
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	return insertAudit(ctx, s.db, e)
+}
+
+// Audit lists the audit trail oldest first.
+func (s *Service) Audit(ctx context.Context, f casesvc.AuditFilter) ([]casesvc.AuditEntry, error) {
+	var where []string
+	var args []any
+	if f.CaseID != "" {
+		where, args = append(where, "case_id = ?"), append(args, f.CaseID)
+	}
+	if f.Complaint != "" {
+		where, args = append(where, "complaint = ?"), append(args, f.Complaint)
+	}
+	if f.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, f.Actor)
+	}
+	q := `SELECT id, at, actor, action, case_id, complaint, policy, detail FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id"
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit: %w", err)
+	}
+	defer rows.Close()
+	out := []casesvc.AuditEntry{}
+	for rows.Next() {
+		var e casesvc.AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.CaseID, &e.Complaint, &e.Policy, &e.Detail); err != nil {
+			return nil, fmt.Errorf("sqlite: audit: %w", err)
+		}
+		e.At = s.fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Interface guards
+var _ casesvc.Service = (*Service)(nil)
