@@ -1,0 +1,52 @@
+// Package dialog is the conversation engine: one dialog for every channel. A turn is a pure function of
+// the saved state and the input, plus effects through small interfaces this package owns (the case
+// service, understanding). Channels decide only how a reply looks.
+package dialog
+
+import (
+	"context"
+	"time"
+
+	"claimline/casesvc"
+)
+
+// Events that are not customer messages.
+const (
+	// EventStart opens a new conversation: the engine greets and shows the menu.
+	EventStart = "start"
+)
+
+// Input is one thing that happened in a conversation, as the engine sees it.
+type Input struct {
+	Conversation string
+	Channel      string // webchat, rest, telegram, sms
+	// Contact is the channel's sender key; on SMS it is the E.164 phone number, a second identity factor.
+	Contact string
+	// Seq is the stored inbound message's seq; with Conversation it makes effects idempotent.
+	Seq    int64
+	Event  string // "" for a customer message, or EventStart
+	Text   string
+	Action string // the value of a pressed button
+	Lang   string // a language hint from the channel ("zh-TW", "en"); may be ""
+	At     time.Time
+}
+
+// Button is a choice offered with a reply. Channels render it as a button or a numbered choice.
+type Button struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Reply is one message the bot says.
+type Reply struct {
+	Text    string   `json:"text"`
+	Buttons []Button `json:"buttons,omitempty"`
+}
+
+// Cases is what the dialog needs from the case service. casesvc.Service satisfies it.
+type Cases interface {
+	Policy(ctx context.Context, number string) (*casesvc.Policy, error)
+	CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.Case, error)
+	CasesByPolicy(ctx context.Context, number string) ([]*casesvc.Case, error)
+	Catalog() *casesvc.Catalog
+}

@@ -1,0 +1,191 @@
+package nlu
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Builtin is the offline parser: a classifier trained at start-up from the embedded training set, and
+// rule-based entity extractors. It is safe for concurrent use.
+type Builtin struct {
+	cfg        Config
+	loc        *time.Location
+	policy     *regexp.Regexp // the configured, anchored pattern (validates uppercase values)
+	policyFind *regexp.Regexp // unanchored, case-insensitive (finds candidates in text)
+	clf        *classifier
+}
+
+var _ Parser = (*Builtin)(nil)
+
+// DefaultPolicyPattern is the demo insurer's policy number format.
+var DefaultPolicyPattern = regexp.MustCompile(`^[A-Z]{2}\d{8}$`)
+
+// New builds the parser (trains the classifier from the embedded data).
+func New(cfg Config) (*Builtin, error) {
+	if cfg.Location == nil {
+		loc, err := time.LoadLocation("Asia/Taipei")
+		if err != nil {
+			// No zoneinfo on the host: Taiwan has had no DST since 1979, so a fixed zone is exact.
+			loc = time.FixedZone("Asia/Taipei", 8*3600)
+		}
+		cfg.Location = loc
+	}
+	if cfg.PolicyPattern == nil {
+		cfg.PolicyPattern = DefaultPolicyPattern
+	}
+	find, err := policyFinder(cfg.PolicyPattern)
+	if err != nil {
+		return nil, err
+	}
+	clf, err := trainEmbedded()
+	if err != nil {
+		return nil, err
+	}
+	return &Builtin{cfg: cfg, loc: cfg.Location, policy: cfg.PolicyPattern, policyFind: find, clf: clf}, nil
+}
+
+// Location is the zone dates are resolved in.
+func (b *Builtin) Location() *time.Location { return b.loc }
+
+// Parse classifies the text and extracts every entity (see Extract).
+func (b *Builtin) Parse(ctx context.Context, text, lang string, now time.Time) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	if lang == "" {
+		lang = DetectLang(text)
+	}
+	ranking := b.clf.classify(text)
+	return Result{
+		Text:          text,
+		Lang:          lang,
+		Intent:        ranking[0],
+		IntentRanking: ranking,
+		Entities:      b.Extract(text, now),
+	}, nil
+}
+
+// Classify ranks the intents for a text, best first; confidences sum to 1.
+func (b *Builtin) Classify(text string) []Intent { return b.clf.classify(text) }
+
+// Extract returns every entity in the text, ordered by Start, non-overlapping (the longest match wins).
+// Dates without a year, weekdays and bare times resolve to their most recent past occurrence (incident
+// talk); explicit dates are kept as written.
+func (b *Builtin) Extract(text string, now time.Time) []Entity {
+	f := fold(text)
+	return resolve(b.candidates(f, now))
+}
+
+// DetectLang returns "zh-TW" for Chinese text (Traditional or Simplified), "en" otherwise, "" when the
+// text has no letters at all (digits, punctuation: e.g. a policy number alone).
+func DetectLang(text string) string {
+	for _, r := range text {
+		if isHan(r) {
+			return "zh-TW"
+		}
+	}
+	// Only whole words count: identifiers such as HL20240017, A123456789 or an email carry no language.
+	for _, w := range strings.Fields(text) {
+		letters, other := false, false
+		for _, r := range w {
+			r = foldRune(r)
+			switch {
+			case isDigit(r) || r == '@':
+				other = true
+			case isLetter(r):
+				letters = true
+			}
+		}
+		if letters && !other && !looksLikeID(w) {
+			return "en"
+		}
+	}
+	return ""
+}
+
+// looksLikeID is true for hyphenated codes such as CLM-... whose letters are only a prefix.
+func looksLikeID(w string) bool { return strings.Count(w, "-") >= 2 }
+
+// When is a point in time the customer gave: the day always, the time of day when they said one.
+type When struct {
+	Time    time.Time // in the configured zone; midnight when HasTime is false
+	HasTime bool
+	Span    Entity // where it was found (type date or datetime)
+}
+
+// IncidentTime finds the first date/time in text, for "when did it happen". A date without a year, a
+// weekday or a bare time resolves to the most recent past occurrence relative to now; an explicit full
+// date is returned as given (even in the future: the dialog's validator refuses it with a reason).
+func (b *Builtin) IncidentTime(text string, now time.Time) (When, bool) {
+	for _, e := range b.Extract(text, now) {
+		switch e.Type {
+		case EntityDate:
+			t, err := time.ParseInLocation("2006-01-02", e.Value.(string), b.loc)
+			if err == nil {
+				return When{Time: t, Span: e}, true
+			}
+		case EntityDateTime:
+			t, err := time.Parse(time.RFC3339, e.Value.(string))
+			if err == nil {
+				return When{Time: t.In(b.loc), HasTime: true, Span: e}, true
+			}
+		}
+	}
+	return When{}, false
+}
+
+// BirthDate finds a date of birth: full dates only (AD or ROC, including two-digit ROC years "74/3/2"
+// and "民國74年3月2日", "1985-03-02", "March 2, 1985"). Relative words are not birth dates.
+func (b *Builtin) BirthDate(text string) (time.Time, bool) {
+	f := fold(text)
+	today := time.Now().In(b.loc)
+	var best *dateCand
+	for _, c := range findDates(f, today) {
+		if !c.abs || !validYMD(c.y, c.m, c.d) {
+			continue
+		}
+		if best == nil || c.b1-c.b0 > best.b1-best.b0 || (c.b1-c.b0 == best.b1-best.b0 && c.b0 < best.b0) {
+			c := c
+			best = &c
+		}
+	}
+	if best == nil {
+		return time.Time{}, false
+	}
+	return time.Date(best.y, time.Month(best.m), best.d, 0, 0, 0, 0, b.loc), true
+}
+
+// Amount finds the first amount of money (三萬五千元, 12萬, 三萬五, NT$35,000, 5000塊, $1,250.50). It is
+// the extractor for an answer to "how much": an amount with a currency cue wins, otherwise the first
+// bare number that is not part of a date, phone or ID counts.
+func (b *Builtin) Amount(text string) (float64, Entity, bool) {
+	f := fold(text)
+	now := time.Now()
+	all := b.candidates(f, now)
+	for _, e := range resolve(all) {
+		if e.Type == EntityAmount {
+			return e.Value.(float64), e, true
+		}
+	}
+	bare := amountCands(f, nil, false)
+	for _, e := range resolve(append(all, bare...)) {
+		if e.Type == EntityAmount {
+			return e.Value.(float64), e, true
+		}
+	}
+	return 0, Entity{}, false
+}
+
+// PolicyNumber finds a policy number matching the configured pattern (case-insensitive in the text,
+// returned uppercase).
+func (b *Builtin) PolicyNumber(text string) (string, Entity, bool) {
+	f := fold(text)
+	for _, e := range resolve(b.idCands(f, nil, true)) {
+		if e.Type == EntityPolicyNumber {
+			return e.Value.(string), e, true
+		}
+	}
+	return "", Entity{}, false
+}
