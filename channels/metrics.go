@@ -1,0 +1,87 @@
+package channels
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the gateway's Prometheus metrics. A nil *Metrics is valid and records nothing, so tests
+// and tools need not build one.
+type Metrics struct {
+	messagesIn  *prometheus.CounterVec
+	messagesOut *prometheus.CounterVec
+	turns       prometheus.Counter
+	turnSeconds prometheus.Histogram
+	dialogErrs  prometheus.Counter
+	wsConns     prometheus.Gauge
+}
+
+// NewMetrics creates the metrics and registers them with reg (prometheus.DefaultRegisterer in main,
+// a fresh prometheus.NewRegistry() in tests). A nil reg registers nothing.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claimline_messages_in_total", Help: "Inbound customer messages stored (repeats not counted).",
+		}, []string{"channel"}),
+		messagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claimline_messages_out_total", Help: "Outbound messages stored.",
+		}, []string{"channel"}),
+		turns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claimline_turns_total", Help: "Dialog turns run.",
+		}),
+		turnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "claimline_turn_seconds", Help: "Time of one dialog turn including its commit.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		dialogErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claimline_dialog_errors_total", Help: "Dialog turns that failed and were answered with an apology.",
+		}),
+		wsConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claimline_websocket_connections", Help: "Open web chat websocket connections.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.messagesIn, m.messagesOut, m.turns, m.turnSeconds, m.dialogErrs, m.wsConns)
+	}
+	return m
+}
+
+func (m *Metrics) messageIn(channel string) {
+	if m != nil {
+		m.messagesIn.WithLabelValues(channel).Inc()
+	}
+}
+
+func (m *Metrics) messageOut(channel string, n int) {
+	if m != nil && n > 0 {
+		m.messagesOut.WithLabelValues(channel).Add(float64(n))
+	}
+}
+
+func (m *Metrics) turn(d time.Duration) {
+	if m != nil {
+		m.turns.Inc()
+		m.turnSeconds.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) dialogError() {
+	if m != nil {
+		m.dialogErrs.Inc()
+	}
+}
+
+// WebsocketOpened and WebsocketClosed track open web chat connections.
+func (m *Metrics) WebsocketOpened() {
+	if m != nil {
+		m.wsConns.Inc()
+	}
+}
+
+// WebsocketClosed: see WebsocketOpened.
+func (m *Metrics) WebsocketClosed() {
+	if m != nil {
+		m.wsConns.Dec()
+	}
+}

@@ -1,0 +1,525 @@
+package channels
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"claimline/casesvc"
+	"claimline/dialog"
+)
+
+// RouterConfig holds the Router's dependencies. Store and Dialog are required.
+type RouterConfig struct {
+	Store   Store
+	Dialog  Dialog
+	Bus     Bus          // default: NewMemoryBus(64)
+	Logger  *slog.Logger // default: slog.Default()
+	Metrics *Metrics     // nil records nothing
+	Now     func() time.Time
+	// TurnTimeout bounds one Dialog.Turn; past it the turn counts as failed. Default 30s.
+	TurnTimeout time.Duration
+}
+
+// Router owns ordering, dedupe and sequence numbers: it stores every inbound message before anything is
+// acknowledged and runs exactly one turn at a time per conversation, in seq order.
+//
+// Lifecycle: NewRouter, then Recover before serving (it re-runs turns a crash left unhandled), then
+// Receive/ProcessSync/Start from adapters, and Close on shutdown (after the HTTP server stopped).
+type Router struct {
+	store   Store
+	dialog  Dialog
+	bus     Bus
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	timeout time.Duration
+
+	// stripes make "store, then enqueue" one step per conversation, so the worker sees seq order.
+	stripes [64]sync.Mutex
+
+	mu      sync.Mutex
+	closed  bool
+	workers map[string]*worker
+	waiters map[waitKey][]chan turnResult
+	wg      sync.WaitGroup
+
+	ctx    context.Context // the workers' context: turns outlive the request that caused them
+	cancel context.CancelFunc
+}
+
+// worker is the serial queue of one active conversation; its goroutine exits when the queue is empty.
+type worker struct {
+	jobs []job
+}
+
+type job struct {
+	conversation string
+	start        bool    // the opening turn
+	msg          Message // the inbound message, when !start
+	done         chan turnResult
+}
+
+type turnResult struct {
+	replies []Message
+	err     error
+}
+
+type waitKey struct {
+	conversation string
+	seq          int64
+}
+
+// NewRouter returns a Router; it starts no goroutine until there is work.
+func NewRouter(cfg RouterConfig) (*Router, error) {
+	if cfg.Store == nil || cfg.Dialog == nil {
+		return nil, casesvc.Errorf(casesvc.EINVALID, "channels: router needs a Store and a Dialog")
+	}
+	r := &Router{
+		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, log: cfg.Logger, metrics: cfg.Metrics,
+		now: cfg.Now, timeout: cfg.TurnTimeout,
+		workers: make(map[string]*worker), waiters: make(map[waitKey][]chan turnResult),
+	}
+	if r.bus == nil {
+		r.bus = NewMemoryBus(64)
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.timeout <= 0 {
+		r.timeout = 30 * time.Second
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	return r, nil
+}
+
+// Metrics returns the metrics the router records into (may be nil), for adapters to share.
+func (r *Router) Metrics() *Metrics { return r.metrics }
+
+// Receive stores an inbound message and schedules its turn. It returns once the message is stored, so
+// the adapter may acknowledge it; dup reports a repeated ClientID, in which case msg is the message
+// first stored and nothing is scheduled again. Errors: EINVALID, EUNAVAILABLE (closing), store errors.
+func (r *Router) Receive(ctx context.Context, in Inbound) (msg Message, dup bool, err error) {
+	if err := validInbound(in); err != nil {
+		return Message{}, false, err
+	}
+	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	if err != nil {
+		return Message{}, false, err
+	}
+	return r.receive(ctx, conv.ID, in)
+}
+
+func (r *Router) receive(ctx context.Context, conversation string, in Inbound) (Message, bool, error) {
+	if r.isClosed() {
+		return Message{}, false, casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
+	}
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = r.now()
+	}
+	stripe := r.stripe(conversation)
+	stripe.Lock()
+	defer stripe.Unlock()
+	msg, dup, err := r.store.AppendInbound(ctx, conversation, in)
+	if err != nil || dup {
+		return msg, dup, err
+	}
+	r.metrics.messageIn(in.Channel)
+	r.bus.Publish(msg)
+	// A closed router leaves the message unhandled in the store; Recover runs it at the next start.
+	_ = r.enqueue(job{conversation: conversation, msg: msg})
+	return msg, false, nil
+}
+
+// ProcessSync receives in and waits until its turn is committed, returning the conversation and the
+// replies in order. A new conversation's opening turn runs first and its replies come first. A repeated
+// ClientID returns the replies of the first processing.
+func (r *Router) ProcessSync(ctx context.Context, in Inbound) (*Conversation, []Message, error) {
+	if err := validInbound(in); err != nil {
+		return nil, nil, err
+	}
+	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Message
+	if !conv.Started {
+		greeting, err := r.Start(ctx, conv.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, greeting...)
+	}
+	msg, _, err := r.receive(ctx, conv.ID, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	replies, err := r.await(ctx, conv.ID, msg.Seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conv, append(out, replies...), nil
+}
+
+// Start runs the opening turn (dialog.EventStart) of a conversation and waits for its commit, returning
+// the greeting. It runs at most once per conversation: when it already ran, it returns no messages.
+func (r *Router) Start(ctx context.Context, conversation string) ([]Message, error) {
+	done := make(chan turnResult, 1)
+	if err := r.enqueue(job{conversation: conversation, start: true, done: done}); err != nil {
+		return nil, err
+	}
+	select {
+	case res := <-done:
+		return res.replies, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Recover re-runs, in seq order per conversation, every inbound message whose turn a crash left
+// uncommitted, and waits for them. Call it once at start-up, before serving. It returns how many ran.
+func (r *Router) Recover(ctx context.Context) (int, error) {
+	msgs, err := r.store.Unhandled(ctx)
+	if err != nil {
+		return 0, err
+	}
+	dones := make([]chan turnResult, 0, len(msgs))
+	for _, m := range msgs {
+		done := make(chan turnResult, 1)
+		if err := r.enqueue(job{conversation: m.Conversation, msg: m, done: done}); err != nil {
+			return 0, err
+		}
+		dones = append(dones, done)
+	}
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if len(msgs) > 0 {
+		r.log.Info("recovered unhandled messages", "count", len(msgs))
+	}
+	return len(msgs), nil
+}
+
+// Subscribe returns the live stored messages (both directions) of a conversation. The channel is
+// closed when the subscriber falls behind; resubscribe and catch up with MessagesAfter.
+func (r *Router) Subscribe(conversation string) (<-chan Message, func()) {
+	return r.bus.Subscribe(conversation)
+}
+
+// OpenConversation, FindConversation, Conversation and MessagesAfter read through to the Store, so
+// adapters never write to it behind the router's back.
+func (r *Router) OpenConversation(ctx context.Context, channel, contact, lang string) (*Conversation, bool, error) {
+	return r.store.OpenConversation(ctx, channel, contact, lang)
+}
+
+// FindConversation: see OpenConversation.
+func (r *Router) FindConversation(ctx context.Context, channel, contact string) (*Conversation, error) {
+	return r.store.FindConversation(ctx, channel, contact)
+}
+
+// Conversation: see OpenConversation.
+func (r *Router) Conversation(ctx context.Context, id string) (*Conversation, error) {
+	return r.store.Conversation(ctx, id)
+}
+
+// MessagesAfter: see OpenConversation.
+func (r *Router) MessagesAfter(ctx context.Context, conversation string, afterSeq int64, limit int) ([]Message, error) {
+	return r.store.MessagesAfter(ctx, conversation, afterSeq, limit)
+}
+
+// Close stops accepting work, waits for running turns to finish (or ctx), then cancels the rest.
+// Messages still queued stay unhandled in the store and are run by Recover at the next start.
+func (r *Router) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { r.wg.Wait(); close(idle) }()
+	defer r.cancel()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Router) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+func (r *Router) stripe(conversation string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(conversation))
+	return &r.stripes[h.Sum32()%uint32(len(r.stripes))]
+}
+
+// enqueue appends a job to its conversation's queue, starting the conversation's worker if idle.
+func (r *Router) enqueue(j job) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
+	}
+	w := r.workers[j.conversation]
+	if w != nil {
+		w.jobs = append(w.jobs, j)
+		return nil
+	}
+	w = &worker{jobs: []job{j}}
+	r.workers[j.conversation] = w
+	r.wg.Add(1)
+	go r.work(j.conversation, w)
+	return nil
+}
+
+func (r *Router) work(conversation string, w *worker) {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		if len(w.jobs) == 0 || r.ctx.Err() != nil {
+			delete(r.workers, conversation)
+			r.mu.Unlock()
+			return
+		}
+		j := w.jobs[0]
+		w.jobs = w.jobs[1:]
+		r.mu.Unlock()
+
+		var res turnResult
+		if j.start {
+			res = r.runStart(r.ctx, j.conversation)
+		} else {
+			res = r.runInbound(r.ctx, j.msg)
+		}
+		if j.done != nil {
+			j.done <- res
+		}
+	}
+}
+
+// runStart commits the opening turn unless it already ran.
+func (r *Router) runStart(ctx context.Context, id string) turnResult {
+	conv, err := r.store.Conversation(ctx, id)
+	if err != nil {
+		return turnResult{err: err}
+	}
+	if conv.Started {
+		return turnResult{}
+	}
+	at := r.now()
+	in := dialog.Input{
+		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact,
+		Event: dialog.EventStart, Lang: conv.Lang, At: at,
+	}
+	state, replies := r.turn(ctx, conv, in)
+	stored, err := r.store.CommitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now()})
+	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
+		return turnResult{} // another start won the race
+	} else if err != nil {
+		r.log.Error("commit opening turn", "conversation", conv.ID, "code", casesvc.ErrorCode(err), "err", err)
+		return turnResult{err: err}
+	}
+	r.published(conv, stored, at)
+	return turnResult{replies: stored}
+}
+
+// runInbound runs and commits the turn of one stored inbound message.
+func (r *Router) runInbound(ctx context.Context, m Message) turnResult {
+	res := r.handleInbound(ctx, m)
+	r.notify(waitKey{m.Conversation, m.Seq}, res)
+	return res
+}
+
+func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
+	conv, err := r.store.Conversation(ctx, m.Conversation)
+	if err != nil {
+		return turnResult{err: err}
+	}
+	if !conv.Started {
+		// An adapter that never called Start still gets the greeting before the first answer.
+		if res := r.runStart(ctx, conv.ID); res.err != nil {
+			return res
+		}
+		if conv, err = r.store.Conversation(ctx, m.Conversation); err != nil {
+			return turnResult{err: err}
+		}
+	}
+	// Recover and a live Receive may both queue a message; run it once.
+	if cur, err := r.store.MessagesAfter(ctx, m.Conversation, m.Seq-1, 1); err == nil && len(cur) == 1 && cur[0].Handled {
+		return r.repliesTo(ctx, m.Conversation, m.Seq)
+	}
+	at := r.now()
+	in := dialog.Input{
+		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
+		Text: m.Text, Action: m.Action, Lang: m.Lang, At: m.TS,
+	}
+	if in.Lang == "" {
+		in.Lang = conv.Lang
+	}
+	state, replies := r.turn(ctx, conv, in)
+	stored, err := r.store.CommitTurn(ctx, Turn{
+		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(),
+	})
+	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
+		return r.repliesTo(ctx, m.Conversation, m.Seq)
+	} else if err != nil {
+		// Left unhandled: Recover runs it again at the next start.
+		r.log.Error("commit turn", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err), "err", err)
+		return turnResult{err: err}
+	}
+	r.published(conv, stored, at)
+	return turnResult{replies: stored}
+}
+
+// turn calls the dialog; a failure (error, panic or timeout) keeps the old state and answers with a
+// system apology, so a conversation never wedges on one bad turn.
+func (r *Router) turn(ctx context.Context, conv *Conversation, in dialog.Input) (state []byte, replies []Message) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	newState, out, err := r.safeTurn(ctx, conv.State, in)
+	if err != nil {
+		// The error text may quote the customer; log its code only.
+		r.log.Error("dialog turn failed", "conversation", conv.ID, "seq", in.Seq, "event", in.Event,
+			"code", casesvc.ErrorCode(err))
+		r.metrics.dialogError()
+		lang := in.Lang
+		if lang == "" {
+			lang = conv.Lang
+		}
+		return conv.State, []Message{{From: FromSystem, Text: text(lang, "apology")}}
+	}
+	replies = make([]Message, 0, len(out))
+	for _, o := range out {
+		replies = append(replies, Message{From: FromBot, Text: o.Text, Buttons: o.Buttons})
+	}
+	return newState, replies
+}
+
+func (r *Router) safeTurn(ctx context.Context, state []byte, in dialog.Input) (newState []byte, replies []dialog.Reply, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("dialog panic: %v", p)
+		}
+	}()
+	newState, replies, err = r.dialog.Turn(ctx, state, in)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return newState, replies, err
+}
+
+// published records a committed turn and hands its replies to live subscribers.
+func (r *Router) published(conv *Conversation, stored []Message, started time.Time) {
+	r.metrics.turn(r.now().Sub(started))
+	r.metrics.messageOut(conv.Channel, len(stored))
+	for _, m := range stored {
+		r.bus.Publish(m)
+	}
+}
+
+// await waits until the inbound seq's turn is committed and returns its replies. The waiter is
+// registered before the store is checked, so a commit can't slip between the check and the wait.
+func (r *Router) await(ctx context.Context, conversation string, seq int64) ([]Message, error) {
+	key := waitKey{conversation, seq}
+	ch := make(chan turnResult, 1)
+	r.mu.Lock()
+	r.waiters[key] = append(r.waiters[key], ch)
+	r.mu.Unlock()
+	defer r.unwait(key, ch)
+
+	cur, err := r.store.MessagesAfter(ctx, conversation, seq-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(cur) == 1 && cur[0].Handled {
+		res := r.repliesTo(ctx, conversation, seq)
+		return res.replies, res.err
+	}
+	select {
+	case res := <-ch:
+		return res.replies, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Router) unwait(key waitKey, ch chan turnResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.waiters[key]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.waiters, key)
+	} else {
+		r.waiters[key] = list
+	}
+}
+
+func (r *Router) notify(key waitKey, res turnResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ch := range r.waiters[key] {
+		select {
+		case ch <- res:
+		default:
+		}
+	}
+	delete(r.waiters, key)
+}
+
+// repliesTo reads back the stored replies of an already committed turn. They are contiguous (one
+// commit), so the scan stops after them; a turn that said nothing costs a bounded scan.
+func (r *Router) repliesTo(ctx context.Context, conversation string, seq int64) turnResult {
+	const page, maxScan = 200, 2000
+	var out []Message
+	after := seq
+	for scanned := 0; scanned < maxScan; {
+		msgs, err := r.store.MessagesAfter(ctx, conversation, after, page)
+		if err != nil {
+			return turnResult{err: err}
+		}
+		for _, m := range msgs {
+			if m.Direction == DirOut && m.ReplyTo == seq {
+				out = append(out, m)
+			} else if len(out) > 0 {
+				return turnResult{replies: out}
+			}
+		}
+		if len(msgs) < page {
+			break
+		}
+		scanned += len(msgs)
+		after = msgs[len(msgs)-1].Seq
+	}
+	return turnResult{replies: out}
+}
+
+func validInbound(in Inbound) error {
+	switch {
+	case in.Channel == "":
+		return casesvc.Errorf(casesvc.EINVALID, "Channel required.")
+	case in.Contact == "":
+		return casesvc.Errorf(casesvc.EINVALID, "Sender required.")
+	case in.Text == "" && in.Action == "":
+		return casesvc.Errorf(casesvc.EINVALID, "Text or action required.")
+	}
+	return nil
+}
