@@ -151,6 +151,7 @@
         var b = document.createElement("button");
         b.type = "button";
         b.textContent = btn.label;
+        b.setAttribute("data-value", btn.value);
         b.addEventListener("click", function () {
           var all = box.querySelectorAll("button");
           for (var i = 0; i < all.length; i++) all[i].disabled = true;

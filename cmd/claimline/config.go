@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is everything claimline reads from flags and the environment (spec/http-api.md section 6).
+// Secrets (staff tokens, channel credentials) come only from the environment or files.
+type config struct {
+	Addr           string
+	DataDir        string
+	PublicURL      string
+	TZ             string
+	Location       *time.Location
+	Staff          string // CLAIMLINE_STAFF: name:role:token,...
+	StaffFile      string // CLAIMLINE_STAFF_FILE: the same entries, one per line
+	AllowedOrigins []string
+	LogFormat      string
+	LogLevel       slog.Level
+	FormTTL        time.Duration
+}
+
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("claimline "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &config{}
+	fs.StringVar(&cfg.Addr, "addr", env("CLAIMLINE_ADDR", "127.0.0.1:8080"), "listen address (CLAIMLINE_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", env("CLAIMLINE_DATA_DIR", "./data"), "where SQLite files and documents live (CLAIMLINE_DATA_DIR)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("CLAIMLINE_PUBLIC_URL", ""), "the URL Twilio and Telegram call (CLAIMLINE_PUBLIC_URL); default http://<addr>")
+	fs.StringVar(&cfg.TZ, "tz", env("CLAIMLINE_TZ", "Asia/Taipei"), "zone for dates (CLAIMLINE_TZ)")
+	origins := fs.String("allowed-origins", env("CLAIMLINE_ALLOWED_ORIGINS", ""), "extra web chat origins allowed, comma separated (CLAIMLINE_ALLOWED_ORIGINS); the server's own origin is always allowed")
+	fs.StringVar(&cfg.LogFormat, "log-format", env("CLAIMLINE_LOG_FORMAT", "text"), "log format: text or json (CLAIMLINE_LOG_FORMAT)")
+	level := fs.String("log-level", env("CLAIMLINE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (CLAIMLINE_LOG_LEVEL)")
+	ttl := fs.String("form-ttl", env("CLAIMLINE_FORM_TTL", "24h"), "how long a half-filled form waits for the customer (CLAIMLINE_FORM_TTL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	cfg.Staff = getenv("CLAIMLINE_STAFF")
+	cfg.StaffFile = getenv("CLAIMLINE_STAFF_FILE")
+
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("--addr %q: %v", cfg.Addr, err)
+	}
+	loc, err := time.LoadLocation(cfg.TZ)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q: unknown time zone", cfg.TZ)
+	}
+	cfg.Location = loc
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Addr
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimRight(o, "/"))
+		}
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %v", *level, err)
+	}
+	if cfg.FormTTL, err = time.ParseDuration(*ttl); err != nil || cfg.FormTTL <= 0 {
+		return nil, fmt.Errorf("--form-ttl %q: want a positive duration such as 24h", *ttl)
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return nil, fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)
+	}
+	// The scaled-out deployment and the other channels arrive with later work; refuse clearly rather
+	// than run a different deployment than the operator asked for.
+	for _, key := range []string{"CLAIMLINE_REDIS_URL", "CLAIMLINE_CASESVC_URL"} {
+		if getenv(key) != "" {
+			return nil, fmt.Errorf("%s is set, but the scaled-out deployment is not available in this version; unset it to run the embedded default", key)
+		}
+	}
+	return cfg, nil
+}
+
+// staffEntries returns the CLAIMLINE_STAFF entries, or those of CLAIMLINE_STAFF_FILE.
+func (c *config) staffEntries() (string, error) {
+	if c.Staff != "" && c.StaffFile != "" {
+		return "", errors.New("set CLAIMLINE_STAFF or CLAIMLINE_STAFF_FILE, not both")
+	}
+	if c.StaffFile == "" {
+		return c.Staff, nil
+	}
+	b, err := os.ReadFile(c.StaffFile)
+	if err != nil {
+		return "", fmt.Errorf("CLAIMLINE_STAFF_FILE: %v", err)
+	}
+	var entries []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			entries = append(entries, line)
+		}
+	}
+	return strings.Join(entries, ","), nil
+}
