@@ -14,7 +14,30 @@ import (
 const (
 	// EventStart opens a new conversation: the engine greets and shows the menu.
 	EventStart = "start"
+	// EventNotice is a proactive notice from the case service (Input.Notice): the engine tells the
+	// customer in their language and may update its state (e.g. a rejected document to send again).
+	EventNotice = "notice"
 )
+
+// Attachment is a file the customer sent (web chat upload, Telegram photo or document, MMS), already
+// stored by the gateway; the dialog attaches it to a case.
+type Attachment struct {
+	ID          string `json:"id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	BlobRef     string `json:"blob_ref"` // where the bytes are, for casesvc.NewDocument
+}
+
+// Notice is something that happened to a customer's case that they must be told about (documents
+// complete, a document rejected, approval, rejection, payment). Kind and Data follow casesvc's notices.
+type Notice struct {
+	ID     int64          `json:"id"`
+	CaseID string         `json:"case_id"`
+	Kind   string         `json:"kind"`
+	Data   map[string]any `json:"data,omitempty"`
+}
 
 // Input is one thing that happened in a conversation, as the engine sees it.
 type Input struct {
@@ -29,6 +52,10 @@ type Input struct {
 	Action string // the value of a pressed button
 	Lang   string // a language hint from the channel ("zh-TW", "en"); may be ""
 	At     time.Time
+	// Attachments are files sent with this message (the text may be empty).
+	Attachments []Attachment
+	// Notice is set when Event is EventNotice.
+	Notice *Notice
 }
 
 // Button is a choice offered with a reply. Channels render it as a button or a numbered choice.

@@ -26,6 +26,7 @@ type config struct {
 	LogFormat      string
 	LogLevel       slog.Level
 	FormTTL        time.Duration
+	Ignored        []string // settings of channels this version does not have, reported at start
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -86,6 +87,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	for _, key := range []string{"CLAIMLINE_REDIS_URL", "CLAIMLINE_CASESVC_URL"} {
 		if getenv(key) != "" {
 			return nil, fmt.Errorf("%s is set, but the scaled-out deployment is not available in this version; unset it to run the embedded default", key)
+		}
+	}
+	// Telegram and SMS adapters arrive with later work; say so instead of silently doing nothing.
+	for _, key := range []string{"CLAIMLINE_TELEGRAM_TOKEN", "CLAIMLINE_TWILIO_ACCOUNT_SID"} {
+		if getenv(key) != "" {
+			cfg.Ignored = append(cfg.Ignored, key)
 		}
 	}
 	return cfg, nil

@@ -54,6 +54,9 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "claimline %s listening on http://%s\n", version, ln.Addr())
 	a.log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	for _, key := range cfg.Ignored {
+		a.log.Warn("this version has no such channel yet; setting ignored", "setting", key)
+	}
 
 	select {
 	case err := <-errc:
