@@ -3,68 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"claimline/internal/browsertest"
 )
 
-// The browser tests drive the widget in a real headless Chromium (Debian's package, installed by
-// scripts/test.sh). Without Chromium they fail: a UI nobody clicked is not tested.
-
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CLAIMLINE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("Chromium not found: install Debian's chromium package (scripts/test.sh does) or set CLAIMLINE_CHROMIUM")
-	return ""
-}
-
-// newBrowser starts headless Chromium with a fresh profile; width and height set the viewport.
-func newBrowser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// artifactPath is where screenshots are kept for people to look at after a run.
-func artifactPath(t *testing.T, name string) string {
-	dir := os.Getenv("CLAIMLINE_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dir, name)
-}
+// The browser tests drive the widget of a real claimline process in headless Chromium.
 
 // widget drives the chat page.
 type widget struct {
@@ -135,15 +83,7 @@ func (w *widget) press(label string) {
 
 func (w *widget) screenshot(name string) {
 	w.t.Helper()
-	png, err := chromedp.Run(w.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	path := artifactPath(w.t, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Logf("screenshot: %s", path)
+	browsertest.Screenshot(w.t, w.ctx, name)
 }
 
 // lastBot returns the text of the last bot bubble and its live buttons.
@@ -204,7 +144,7 @@ func (w *widget) waitNewBot(count int) {
 // case the back office has. Screenshots are kept in artifacts/.
 func TestBrowserFilesClaim(t *testing.T) {
 	p := startProcess(t, t.TempDir())
-	ctx := newBrowser(t, 412, 915) // a phone
+	ctx := browsertest.New(t, 412, 915) // a phone
 	if err := chromedp.Do(ctx, chromedp.Navigate(p.URL+"/")); err != nil {
 		t.Fatal(err)
 	}
