@@ -83,6 +83,11 @@ type Document struct {
 	ReceivedAt   time.Time  `json:"received_at"`
 	RejectReason string     `json:"reject_reason,omitempty"`
 	RejectedAt   *time.Time `json:"rejected_at,omitempty"`
+	RejectedBy   string     `json:"rejected_by,omitempty"`
+	Channel      string     `json:"channel,omitempty"` // the channel it arrived on
+	// BlobRef locates the bytes in the blob store (casesvc/blobstore). Internal: staff download the
+	// content through GET /api/v1/cases/{id}/documents/{doc}/content.
+	BlobRef string `json:"-"`
 }
 
 // DocumentRequest is one notice to the customer of documents to send (the one-time notice rule).
@@ -91,6 +96,10 @@ type DocumentRequest struct {
 	Kinds   []string  `json:"kinds"`
 	Reason  string    `json:"reason"` // initial | rejected
 	Channel string    `json:"channel"`
+	// Document is the rejected document a "rejected" request asks again for; empty for "initial".
+	Document string `json:"document,omitempty"`
+	// Note is the reason the customer is told for a "rejected" request.
+	Note string `json:"note,omitempty"`
 }
 
 type Decision struct {
@@ -100,19 +109,37 @@ type Decision struct {
 	ExpectedPaymentBy *time.Time `json:"expected_payment_by,omitempty"`
 	Reason            string     `json:"reason,omitempty"`
 	Basis             string     `json:"basis,omitempty"`
+	DecidedBy         string     `json:"decided_by,omitempty"`
+	DecidedAt         *time.Time `json:"decided_at,omitempty"`
 }
 
 type Payment struct {
-	PaidAt    time.Time `json:"paid_at"`
-	Amount    float64   `json:"amount"`
-	Method    string    `json:"method"`
-	Reference string    `json:"reference"`
+	PaidAt     time.Time `json:"paid_at"`
+	Amount     float64   `json:"amount"`
+	Method     string    `json:"method"`
+	Reference  string    `json:"reference"`
+	RecordedBy string    `json:"recorded_by,omitempty"`
 }
 
+// Deadlines are the statutory and internal clocks of a case (domain.md "Deadlines"; LIFECYCLE.md).
+// The first four are stored; the rest are computed whenever the case is read (see ComputeDeadlines).
 type Deadlines struct {
 	DocumentsCompleteAt *time.Time `json:"documents_complete_at"`
 	DecisionDue         *time.Time `json:"decision_due"`
 	PaymentDue          *time.Time `json:"payment_due"`
+	// RejectionNoticeDue is set when the claim is rejected: the notice is due within 3 days.
+	RejectionNoticeDue *time.Time `json:"rejection_notice_due,omitempty"`
+
+	// Overdue: payment_due has passed and nothing is paid (and the claim is not rejected).
+	Overdue bool `json:"overdue"`
+	// LateDays and LateInterest: whole days past payment_due (until now, or until paid_at for a late
+	// payment) and the late interest owed for them at LateInterestRate a year, in whole dollars.
+	LateDays     int     `json:"late_days,omitempty"`
+	LateInterest float64 `json:"late_interest,omitempty"`
+	// LimitationAt is 2 years after the incident (art. 65); LimitationWarning is set when the claim
+	// was filed more than LimitationWarningMonths after the incident.
+	LimitationAt      *time.Time `json:"limitation_at,omitempty"`
+	LimitationWarning bool       `json:"limitation_warning,omitempty"`
 }
 
 type TimelineEntry struct {
@@ -144,9 +171,13 @@ type Case struct {
 	Timeline          []TimelineEntry   `json:"timeline"`
 	// ReportedLateDays records the gap between the incident and the report when it exceeds the
 	// 5-day reporting guideline (art. 58); the bot never refuses a late report.
-	ReportedLateDays int       `json:"reported_late_days,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	ReportedLateDays int `json:"reported_late_days,omitempty"`
+	// AssessedAmount is the amount estimated at initial review (complete_initial_review).
+	AssessedAmount *float64 `json:"assessed_amount,omitempty"`
+	// Emergency names the disaster event whose green channel the case is in, if any.
+	Emergency string    `json:"emergency,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // NewCase is what the dialog submits when a customer confirms a claim.
@@ -192,7 +223,15 @@ type AuditFilter struct {
 }
 
 // Service is the case service. Errors carry codes from error.go: ENOTFOUND for an unknown id or policy,
-// EINVALID for bad input, ECONFLICT for a transition that does not fit the status.
+// EINVALID for bad input, EFORBIDDEN for a role that may not act, EINVALIDTRANSITION for an action that
+// does not fit the case's status, ECONFLICT for a repeated one-off act (rejecting a document twice).
+//
+// Rules every implementation keeps (LIFECYCLE.md):
+//   - The one-time notice: a case has at most one "initial" document request, listing every missing
+//     document; every later request is "rejected", names exactly one document kind that a staff
+//     member rejected with a reason, and nothing else can add a kind to the list.
+//   - Every state change, its timeline entries, its audit rows and its customer notice (outbox) are
+//     written in one transaction: all or nothing.
 type Service interface {
 	// Policy returns one policy, unmasked (masking is the caller's job, per role). ENOTFOUND.
 	Policy(ctx context.Context, number string) (*Policy, error)
@@ -213,4 +252,32 @@ type Service interface {
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// Catalog is the claim types and documents catalog in force.
 	Catalog() *Catalog
+
+	// AddDocument records a document the customer sent (status "received"). When it was the last
+	// missing one, a case in awaiting_documents moves to initial_review by itself, the deadlines
+	// start, and a documents_complete notice is queued. A repeat of the same bytes for the same kind
+	// returns the stored document (Duplicate). EINVALID (kind not on the case's checklist),
+	// ENOTFOUND, EINVALIDTRANSITION (closed case).
+	AddDocument(ctx context.Context, caseID string, nd NewDocument) (*DocumentResult, error)
+	// RejectDocument marks a received document unusable (specialist and up) and asks the customer
+	// again for that one kind, with the reason: a "rejected" document request, an audit row and a
+	// document_rejected notice. A case in review goes back to awaiting_documents and its clock stops.
+	// EINVALID (empty reason), EFORBIDDEN, ENOTFOUND (case or document), ECONFLICT (already rejected),
+	// EINVALIDTRANSITION (decided or closed case).
+	RejectDocument(ctx context.Context, caseID, docID, reason string, actor Staff) (*Case, error)
+	// Transition applies a lifecycle action (LIFECYCLE.md). EINVALID, EFORBIDDEN, ENOTFOUND,
+	// EINVALIDTRANSITION.
+	Transition(ctx context.Context, caseID string, req TransitionRequest, actor Staff) (*Case, error)
+	// Overdue lists the deadlines that have passed or fall within soon of now, earliest first.
+	Overdue(ctx context.Context, now time.Time, soon time.Duration) ([]DeadlineItem, error)
+
+	// CurrentEmergency returns the active emergency, or nil when there is none.
+	CurrentEmergency(ctx context.Context) (*Emergency, error)
+	// SetEmergency declares (Active) or ends (!Active) the emergency; managers only. EINVALID, EFORBIDDEN.
+	SetEmergency(ctx context.Context, e Emergency, actor Staff) (*Emergency, error)
+
+	// PendingNotices returns up to limit undelivered notices, oldest first (the outbox).
+	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
+	// MarkNoticeDelivered records that a notice was sent. Idempotent. ENOTFOUND.
+	MarkNoticeDelivered(ctx context.Context, id int64) error
 }

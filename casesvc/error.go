@@ -14,6 +14,8 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	EUNAVAILABLE  = "unavailable"
+	// EINVALIDTRANSITION is a lifecycle action that does not fit the case's current status (HTTP 409).
+	EINVALIDTRANSITION = "invalid_transition"
 )
 
 // Error is an application error: a code for machines and a message safe to show to a person.

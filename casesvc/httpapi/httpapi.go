@@ -31,16 +31,34 @@ type server struct {
 	svc    casesvc.Service
 	auth   *Authenticator
 	logger *slog.Logger
+	blobs  casesvc.Blobs
+	loc    *time.Location
+	now    func() time.Time
 }
+
+// Option configures the API.
+type Option func(*server)
+
+// WithBlobs gives the API the blob store that holds documents' bytes, for
+// GET /api/v1/cases/{id}/documents/{doc}/content. Without it that route answers 503.
+func WithBlobs(b casesvc.Blobs) Option { return func(s *server) { s.blobs = b } }
+
+// WithLocation sets the zone of dates given as YYYY-MM-DD (default Asia/Taipei).
+func WithLocation(loc *time.Location) Option { return func(s *server) { s.loc = loc } }
+
+// WithClock sets the clock for the deadlines list (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
 
 // New returns a handler serving the back-office routes, answering unknown /api/v1 paths with a
 // JSON 404. A nil logger discards logs.
-func New(svc casesvc.Service, auth *Authenticator, logger *slog.Logger) http.Handler {
+func New(svc casesvc.Service, auth *Authenticator, logger *slog.Logger, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	s := register(mux, svc, auth, logger)
+	s := register(mux, svc, auth, logger, opts)
 	// Method-less patterns are less specific than the routes above, so they catch only the methods
 	// those routes do not serve, keeping 405 (as JSON) instead of the catch-all's 404.
-	for _, p := range []string{"/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/policies/{number}", "/api/v1/audit"} {
+	for _, p := range []string{"/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/policies/{number}", "/api/v1/audit",
+		"/api/v1/cases/{id}/transitions", "/api/v1/cases/{id}/documents/{doc}/reject",
+		"/api/v1/cases/{id}/documents/{doc}/content", "/api/v1/deadlines", "/api/v1/admin/emergency"} {
 		mux.Handle(p, s.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, casesvc.Errorf(codeMethod, "Method %s is not allowed here.", r.Method))
 		})))
@@ -52,18 +70,28 @@ func New(svc casesvc.Service, auth *Authenticator, logger *slog.Logger) http.Han
 }
 
 // Register adds the back-office routes to mux (Go 1.22+ method and wildcard patterns).
-func Register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger) {
-	register(mux, svc, auth, logger)
+func Register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger, opts ...Option) {
+	register(mux, svc, auth, logger, opts)
 }
 
-func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger) *server {
+func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logger *slog.Logger, opts []Option) *server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if auth == nil {
 		auth = &Authenticator{} // nobody gets in rather than everybody
 	}
-	s := &server{svc: svc, auth: auth, logger: logger}
+	s := &server{svc: svc, auth: auth, logger: logger, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.loc == nil {
+		loc, err := time.LoadLocation("Asia/Taipei")
+		if err != nil {
+			loc = time.FixedZone("Asia/Taipei", 8*60*60)
+		}
+		s.loc = loc
+	}
 	all := []casesvc.Role{casesvc.RoleSpecialist, casesvc.RoleSupervisor, casesvc.RoleManager, casesvc.RoleAdmin}
 	supervisors := []casesvc.Role{casesvc.RoleSupervisor, casesvc.RoleManager}
 	admin := []casesvc.Role{casesvc.RoleAdmin}
@@ -73,6 +101,14 @@ func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logg
 	mux.Handle("GET /api/v1/policies/{number}", s.wrap(s.require(all, s.handleGetPolicy())))
 	mux.Handle("PUT /api/v1/policies/{number}", s.wrap(s.require(admin, s.handlePutPolicy())))
 	mux.Handle("GET /api/v1/audit", s.wrap(s.require(supervisors, s.handleAudit())))
+	// Lifecycle and documents: every staff role reaches the service, which decides per action and
+	// status (403 for a role, 409 invalid_transition for a status), so the rules live in one place.
+	mux.Handle("POST /api/v1/cases/{id}/transitions", s.wrap(s.require(all, s.handleTransition())))
+	mux.Handle("POST /api/v1/cases/{id}/documents/{doc}/reject", s.wrap(s.require(all, s.handleRejectDocument())))
+	mux.Handle("GET /api/v1/cases/{id}/documents/{doc}/content", s.wrap(s.require(all, s.handleDocumentContent())))
+	mux.Handle("GET /api/v1/deadlines", s.wrap(s.require(supervisors, s.handleDeadlines())))
+	mux.Handle("GET /api/v1/admin/emergency", s.wrap(s.require(all, s.handleGetEmergency())))
+	mux.Handle("PUT /api/v1/admin/emergency", s.wrap(s.require([]casesvc.Role{casesvc.RoleManager}, s.handlePutEmergency())))
 	return s
 }
 
@@ -152,7 +188,7 @@ func errorStatus(code string) int {
 		return http.StatusForbidden
 	case casesvc.ENOTFOUND:
 		return http.StatusNotFound
-	case casesvc.ECONFLICT:
+	case casesvc.ECONFLICT, casesvc.EINVALIDTRANSITION:
 		return http.StatusConflict
 	case codeTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -292,16 +328,21 @@ func (s *server) handleGetCase() http.Handler {
 			s.error(w, r, err)
 			return
 		}
-		if st.Role.SeesUnmasked() {
-			// No audit row, no unmasked data: fail closed.
-			if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
-				CaseID: c.ID, Policy: c.PolicyNumber, Detail: "case"}); err != nil {
-				s.error(w, r, err)
-				return
-			}
-		}
-		s.json(w, http.StatusOK, c.MaskedFor(st.Role))
+		s.writeCase(w, r, st, c)
 	})
+}
+
+// writeCase answers with the case as the role may see it. An unmasked answer is audited first:
+// no audit row, no unmasked data (fail closed).
+func (s *server) writeCase(w http.ResponseWriter, r *http.Request, st casesvc.Staff, c *casesvc.Case) {
+	if st.Role.SeesUnmasked() {
+		if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
+			CaseID: c.ID, Policy: c.PolicyNumber, Detail: "case"}); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	s.json(w, http.StatusOK, c.MaskedFor(st.Role))
 }
 
 func (s *server) handleGetPolicy() http.Handler {

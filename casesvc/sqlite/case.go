@@ -36,6 +36,19 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		actor = "bot"
 	}
 	required := cat.RequiredDocuments(nc.ClaimType, nc.Incident.Conditions)
+	priority, fastTrack, emergency := "normal", false, ""
+	em, err := s.CurrentEmergency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if em.Matches(nc.Incident, s.cfg.Location) {
+		// The green channel (domain.md "Emergencies"): the event's shorter checklist when it has one
+		// for this claim type, front of the queue, fast-track decision deadline.
+		priority, fastTrack, emergency = "green_channel", true, em.Name
+		if short := em.Checklist(nc.ClaimType); len(short) > 0 {
+			required = short
+		}
+	}
 	missing := casesvc.MissingDocuments(required, nil)
 	lateDays := casesvc.ReportedLateDays(nc.Incident.OccurredAt, now, s.cfg.Location)
 
@@ -44,7 +57,7 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 	if len(missing) == 0 {
 		// Nothing to wait for: skip awaiting_documents and start the statutory clock now.
 		status = casesvc.StatusInitialReview
-		deadlines = s.deadlinesFrom(now)
+		deadlines = s.deadlinesFrom(now, fastTrack)
 	}
 
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -69,12 +82,12 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		nc.Incident.Cause, nc.Incident.Description}, "\n"))
 	res, err := tx.ExecContext(ctx, `INSERT INTO cases (id, status, claim_type, policy_number, channel,
 		conversation, claimant, incident, required_documents, priority, fast_track, decision, payment,
-		deadlines, reported_late_days, idempotency_key, search, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'normal', 0, NULL, NULL, ?, ?, ?, ?, ?, ?)
+		deadlines, reported_late_days, idempotency_key, search, created_at, updated_at, emergency)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(idempotency_key) DO NOTHING`,
 		id, status, nc.ClaimType, pol.Number, nc.Channel, nc.Conversation, mustJSON(nc.Claimant),
-		mustJSON(nc.Incident), mustJSON(required), mustJSON(deadlines), lateDays, key, search,
-		nanos(now), nanos(now))
+		mustJSON(nc.Incident), mustJSON(required), priority, boolInt(fastTrack), mustJSON(deadlines), lateDays, key, search,
+		nanos(now), nanos(now), emergency)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create case: %w", err)
 	}
@@ -90,11 +103,14 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 	if lateDays > 0 {
 		createdDetail += fmt.Sprintf(" reported_late_days=%d", lateDays)
 	}
+	if emergency != "" {
+		createdDetail += " priority=green_channel emergency=" + emergency
+		timeline = append(timeline, casesvc.TimelineEntry{At: now, Event: "green_channel", Actor: "system", Note: emergency})
+	}
 	audits := []casesvc.AuditEntry{{At: now, Actor: actor, Action: "case_created", CaseID: id, Policy: pol.Number, Detail: createdDetail}}
 	if len(missing) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO document_requests (case_id, at, kinds, reason, channel)
-			VALUES (?, ?, ?, 'initial', ?)`, id, nanos(now), mustJSON(missing), nc.Channel); err != nil {
-			return nil, fmt.Errorf("sqlite: document request: %w", err)
+		if _, err := s.requestDocuments(ctx, tx, id, casesvc.RequestInitial, "", now); err != nil {
+			return nil, err
 		}
 		kinds := strings.Join(missing, ",")
 		timeline = append(timeline,
@@ -129,11 +145,19 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 }
 
 // deadlinesFrom returns the decision and payment deadlines for documents complete at t.
-func (s *Service) deadlinesFrom(t time.Time) casesvc.Deadlines {
-	t = t.In(s.cfg.Location)
-	decision := t.AddDate(0, 0, s.cfg.DecisionDays)
-	payment := t.AddDate(0, 0, s.cfg.PaymentDays)
-	return casesvc.Deadlines{DocumentsCompleteAt: &t, DecisionDue: &decision, PaymentDue: &payment}
+func (s *Service) deadlinesFrom(t time.Time, fastTrack bool) casesvc.Deadlines {
+	days := s.cfg.DecisionDays
+	if fastTrack {
+		days = s.cfg.FastTrackDecisionDays
+	}
+	return casesvc.DeadlinesFrom(t.In(s.cfg.Location), days, s.cfg.PaymentDays)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Service) caseByIdempotencyKey(ctx context.Context, key string) (*casesvc.Case, error) {
@@ -246,21 +270,26 @@ func (s *Service) loadCase(ctx context.Context, q querier, where string, arg any
 		c                                       casesvc.Case
 		claimant, incident, required, deadlines string
 		decision, payment                       sql.NullString
+		assessed                                sql.NullFloat64
 		fastTrack                               int
 		created, updated                        int64
 	)
 	err := q.QueryRowContext(ctx, `SELECT id, status, claim_type, policy_number, channel, conversation,
 		claimant, incident, required_documents, priority, fast_track, decision, payment, deadlines,
-		reported_late_days, created_at, updated_at FROM cases WHERE `+where, arg).Scan(
+		reported_late_days, created_at, updated_at, assessed_amount, emergency FROM cases WHERE `+where, arg).Scan(
 		&c.ID, &c.Status, &c.ClaimType, &c.PolicyNumber, &c.Channel, &c.Conversation,
 		&claimant, &incident, &required, &c.Priority, &fastTrack, &decision, &payment, &deadlines,
-		&c.ReportedLateDays, &created, &updated)
+		&c.ReportedLateDays, &created, &updated, &assessed, &c.Emergency)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Case %v was not found.", arg)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: case: %w", err)
 	}
 	c.FastTrack = fastTrack != 0
+	if assessed.Valid {
+		a := assessed.Float64
+		c.AssessedAmount = &a
+	}
 	c.CreatedAt, c.UpdatedAt = s.fromNanos(created), s.fromNanos(updated)
 	for _, f := range []struct {
 		src string
@@ -287,12 +316,13 @@ func (s *Service) loadCase(ctx context.Context, q querier, where string, arg any
 		c.RequiredDocuments = []string{}
 	}
 	c.MissingDocuments = casesvc.MissingDocuments(c.RequiredDocuments, c.Documents)
+	casesvc.ComputeDeadlines(&c, s.now())
 	return &c, nil
 }
 
 func (s *Service) loadDocuments(ctx context.Context, q querier, caseID string) ([]casesvc.Document, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, kind, status, filename, content_type, size, sha256, received_at,
-		reject_reason, rejected_at FROM documents WHERE case_id = ? ORDER BY received_at, id`, caseID)
+		reject_reason, rejected_at, rejected_by, channel, blob_ref FROM documents WHERE case_id = ? ORDER BY received_at, id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: documents: %w", err)
 	}
@@ -303,7 +333,7 @@ func (s *Service) loadDocuments(ctx context.Context, q querier, caseID string) (
 		var received int64
 		var rejected sql.NullInt64
 		if err := rows.Scan(&d.ID, &d.Kind, &d.Status, &d.Filename, &d.ContentType, &d.Size, &d.SHA256,
-			&received, &d.RejectReason, &rejected); err != nil {
+			&received, &d.RejectReason, &rejected, &d.RejectedBy, &d.Channel, &d.BlobRef); err != nil {
 			return nil, fmt.Errorf("sqlite: documents: %w", err)
 		}
 		d.ReceivedAt = s.fromNanos(received)
@@ -317,7 +347,8 @@ func (s *Service) loadDocuments(ctx context.Context, q querier, caseID string) (
 }
 
 func (s *Service) loadRequests(ctx context.Context, q querier, caseID string) ([]casesvc.DocumentRequest, error) {
-	rows, err := q.QueryContext(ctx, `SELECT at, kinds, reason, channel FROM document_requests WHERE case_id = ? ORDER BY id`, caseID)
+	rows, err := q.QueryContext(ctx, `SELECT at, kinds, reason, channel, COALESCE(document_id, ''), note
+		FROM document_requests WHERE case_id = ? ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: document requests: %w", err)
 	}
@@ -327,7 +358,7 @@ func (s *Service) loadRequests(ctx context.Context, q querier, caseID string) ([
 		var r casesvc.DocumentRequest
 		var at int64
 		var kinds string
-		if err := rows.Scan(&at, &kinds, &r.Reason, &r.Channel); err != nil {
+		if err := rows.Scan(&at, &kinds, &r.Reason, &r.Channel, &r.Document, &r.Note); err != nil {
 			return nil, fmt.Errorf("sqlite: document requests: %w", err)
 		}
 		r.At = s.fromNanos(at)

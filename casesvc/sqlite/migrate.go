@@ -102,6 +102,76 @@ CREATE INDEX audit_case ON audit(case_id) WHERE case_id != '';
 CREATE INDEX audit_complaint ON audit(complaint) WHERE complaint != '';
 CREATE INDEX audit_actor ON audit(actor);
 `,
+	// 2: documents' bytes and channel, the one-time notice as database rules, the lifecycle's
+	// assessed amount, the green channel, the notices outbox and the emergency history.
+	`
+ALTER TABLE cases ADD COLUMN assessed_amount REAL;
+ALTER TABLE cases ADD COLUMN emergency TEXT NOT NULL DEFAULT '';
+
+ALTER TABLE documents ADD COLUMN blob_ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN rejected_by TEXT NOT NULL DEFAULT '';
+
+-- A rejection is final: a rejected document never becomes usable again (the customer sends a new one).
+CREATE TRIGGER documents_rejection_final BEFORE UPDATE OF status ON documents
+WHEN OLD.status = 'rejected' AND NEW.status != 'rejected'
+BEGIN SELECT RAISE(ABORT, 'a rejected document stays rejected'); END;
+
+ALTER TABLE document_requests ADD COLUMN document_id TEXT REFERENCES documents(id);
+ALTER TABLE document_requests ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+-- The one-time notice (domain.md), kept by the database whatever the code above it does:
+-- the initial request is the case's first, lists only documents on its checklist and names no
+-- document; every later request names one document a staff member rejected with a reason, asks
+-- for exactly that kind, carries the reason, and is made once per rejected document.
+-- Requests are append-only: they are the record of what the customer was told.
+CREATE UNIQUE INDEX document_requests_one_per_rejection ON document_requests(document_id) WHERE reason = 'rejected';
+
+CREATE TRIGGER document_requests_initial_rule BEFORE INSERT ON document_requests
+WHEN NEW.reason = 'initial' AND (
+	NEW.document_id IS NOT NULL
+	OR json_array_length(NEW.kinds) = 0
+	OR EXISTS (SELECT 1 FROM document_requests r WHERE r.case_id = NEW.case_id)
+	OR EXISTS (SELECT 1 FROM json_each(NEW.kinds) k WHERE k.value NOT IN
+		(SELECT value FROM json_each((SELECT required_documents FROM cases WHERE id = NEW.case_id)))))
+BEGIN SELECT RAISE(ABORT, 'one-time notice: one initial request per case, first, listing only its checklist'); END;
+
+CREATE TRIGGER document_requests_rejected_rule BEFORE INSERT ON document_requests
+WHEN NEW.reason = 'rejected' AND (
+	trim(NEW.note) = ''
+	OR NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = NEW.document_id AND d.case_id = NEW.case_id
+		AND d.status = 'rejected' AND trim(d.reject_reason) != '' AND NEW.kinds = json_array(d.kind)))
+BEGIN SELECT RAISE(ABORT, 'one-time notice: a later request must ask again for one document a staff member rejected, with the reason'); END;
+
+CREATE TRIGGER document_requests_no_update BEFORE UPDATE ON document_requests
+BEGIN SELECT RAISE(ABORT, 'document requests are append-only'); END;
+CREATE TRIGGER document_requests_no_delete BEFORE DELETE ON document_requests
+BEGIN SELECT RAISE(ABORT, 'document requests are append-only'); END;
+
+-- The outbox of customer notices. AUTOINCREMENT: ids are never reused, because the gateway
+-- deduplicates sends by "notice:<id>".
+CREATE TABLE notices (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	case_id      TEXT NOT NULL REFERENCES cases(id),
+	conversation TEXT NOT NULL,
+	channel      TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	data         TEXT NOT NULL, -- JSON object
+	created_at   INTEGER NOT NULL,
+	delivered_at INTEGER
+);
+CREATE INDEX notices_pending ON notices(id) WHERE delivered_at IS NULL;
+CREATE INDEX notices_case ON notices(case_id, id);
+
+-- Every declaration and end of an emergency; the newest row is the current state.
+CREATE TABLE emergencies (
+	id     INTEGER PRIMARY KEY,
+	active INTEGER NOT NULL,
+	doc    TEXT NOT NULL, -- JSON casesvc.Emergency
+	at     INTEGER NOT NULL
+);
+`,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each in its own

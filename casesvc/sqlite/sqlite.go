@@ -27,6 +27,10 @@ type Config struct {
 	// DecisionDays and PaymentDays are counted from the day the documents are complete.
 	DecisionDays int // default casesvc.DefaultDecisionDays
 	PaymentDays  int // default casesvc.DefaultPaymentDays
+	// FastTrackDecisionDays is the decision target of green-channel cases.
+	FastTrackDecisionDays int // default casesvc.DefaultFastTrackDecisionDays
+	// JointReviewAbove is the amount above which a case needs a joint review.
+	JointReviewAbove float64 // default casesvc.DefaultJointReviewAbove
 }
 
 // Service implements casesvc.Service on one SQLite file.
@@ -58,6 +62,12 @@ func New(path string, cfg Config) (*Service, error) {
 	}
 	if cfg.PaymentDays <= 0 {
 		cfg.PaymentDays = casesvc.DefaultPaymentDays
+	}
+	if cfg.FastTrackDecisionDays <= 0 {
+		cfg.FastTrackDecisionDays = casesvc.DefaultFastTrackDecisionDays
+	}
+	if cfg.JointReviewAbove <= 0 {
+		cfg.JointReviewAbove = casesvc.DefaultJointReviewAbove
 	}
 	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
