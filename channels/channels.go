@@ -29,6 +29,10 @@ const (
 const (
 	DirIn  = "in"  // from the customer
 	DirOut = "out" // to the customer
+	// DirEvent is something that happened to the conversation that is not a customer message (a
+	// proactive notice from the case service). It has a seq and a turn like an inbound message, but
+	// it is never shown to the customer and never counted as a customer message.
+	DirEvent = "event"
 )
 
 // Who said a stored message.
@@ -52,6 +56,12 @@ type Inbound struct {
 	Action     string // the value of a pressed button; Text may hold its label
 	Lang       string // a hint from the channel ("zh-TW", "en"), may be ""
 	ReceivedAt time.Time
+	// Attachments are files sent with this input, already stored by the adapter (Text may be empty).
+	Attachments []dialog.Attachment
+	// Event, when set (dialog.EventNotice), makes this an event rather than a customer message: it is
+	// stored with DirEvent and From FromSystem. Only the router's own relays set it.
+	Event  string
+	Notice *dialog.Notice // with Event dialog.EventNotice
 }
 
 // Button is a choice offered with an outbound message.
@@ -72,6 +82,11 @@ type Message struct {
 	ReplyTo      int64     `json:"reply_to,omitempty"` // outbound: the inbound seq whose turn produced it
 	Handled      bool      `json:"handled,omitempty"`  // inbound: its turn is committed
 	TS           time.Time `json:"ts"`
+	// Attachments are the files of an inbound message. They carry BlobRef: adapters show clients
+	// only id, filename, content_type and size.
+	Attachments []dialog.Attachment `json:"attachments,omitempty"`
+	Event       string              `json:"event,omitempty"`  // DirEvent only: the dialog event
+	Notice      *dialog.Notice      `json:"notice,omitempty"` // DirEvent only: with dialog.EventNotice
 }
 
 // Conversation is one customer's thread on one channel, keyed by (Channel, Contact).

@@ -15,6 +15,9 @@ type Metrics struct {
 	turnSeconds prometheus.Histogram
 	dialogErrs  prometheus.Counter
 	wsConns     prometheus.Gauge
+	deliveries  *prometheus.CounterVec
+	outbox      prometheus.Gauge
+	notices     prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (prometheus.DefaultRegisterer in main,
@@ -40,9 +43,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		wsConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "claimline_websocket_connections", Help: "Open web chat websocket connections.",
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claimline_deliveries_total", Help: "Outbox deliveries of push channels by result: sent, retried, failed.",
+		}, []string{"channel", "result"}),
+		outbox: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claimline_outbox_depth", Help: "Outbound messages of push channels waiting to be sent.",
+		}),
+		notices: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claimline_notices_relayed_total", Help: "Case notices stored as events in their conversation.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.messagesIn, m.messagesOut, m.turns, m.turnSeconds, m.dialogErrs, m.wsConns)
+		reg.MustRegister(m.messagesIn, m.messagesOut, m.turns, m.turnSeconds, m.dialogErrs, m.wsConns,
+			m.deliveries, m.outbox, m.notices)
 	}
 	return m
 }
@@ -83,5 +96,23 @@ func (m *Metrics) WebsocketOpened() {
 func (m *Metrics) WebsocketClosed() {
 	if m != nil {
 		m.wsConns.Dec()
+	}
+}
+
+func (m *Metrics) delivery(channel, result string) {
+	if m != nil {
+		m.deliveries.WithLabelValues(channel, result).Inc()
+	}
+}
+
+func (m *Metrics) outboxDepth(n int) {
+	if m != nil {
+		m.outbox.Set(float64(n))
+	}
+}
+
+func (m *Metrics) noticeRelayed() {
+	if m != nil {
+		m.notices.Inc()
 	}
 }

@@ -2,9 +2,11 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,13 +24,17 @@ type RouterConfig struct {
 	Now     func() time.Time
 	// TurnTimeout bounds one Dialog.Turn; past it the turn counts as failed. Default 30s.
 	TurnTimeout time.Duration
+	// Delivery tunes the outbox loop of push channels (StartDelivery).
+	Delivery DeliveryConfig
 }
 
 // Router owns ordering, dedupe and sequence numbers: it stores every inbound message before anything is
 // acknowledged and runs exactly one turn at a time per conversation, in seq order.
 //
-// Lifecycle: NewRouter, then Recover before serving (it re-runs turns a crash left unhandled), then
-// Receive/ProcessSync/Start from adapters, and Close on shutdown (after the HTTP server stopped).
+// Lifecycle: NewRouter, RegisterSender for every push channel, then Recover before serving (it re-runs
+// turns a crash left unhandled), StartDelivery (it resumes pending deliveries), then
+// Receive/ProcessSync/Start from adapters, and Close on shutdown (after the HTTP server stopped and
+// the notice relay ended): Close drains the turns first, then the delivery loop.
 type Router struct {
 	store   Store
 	dialog  Dialog
@@ -49,6 +55,11 @@ type Router struct {
 
 	ctx    context.Context // the workers' context: turns outlive the request that caused them
 	cancel context.CancelFunc
+
+	sendersMu   sync.RWMutex
+	senders     map[string]senderEntry
+	deliveryCfg DeliveryConfig
+	delivery    *deliveryLoop // set by StartDelivery; guarded by mu
 }
 
 // worker is the serial queue of one active conversation; its goroutine exits when the queue is empty.
@@ -82,7 +93,9 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, log: cfg.Logger, metrics: cfg.Metrics,
 		now: cfg.Now, timeout: cfg.TurnTimeout,
 		workers: make(map[string]*worker), waiters: make(map[waitKey][]chan turnResult),
+		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery,
 	}
+	r.deliveryCfg.defaults()
 	if r.bus == nil {
 		r.bus = NewMemoryBus(64)
 	}
@@ -130,11 +143,34 @@ func (r *Router) receive(ctx context.Context, conversation string, in Inbound) (
 	if err != nil || dup {
 		return msg, dup, err
 	}
-	r.metrics.messageIn(in.Channel)
+	if msg.Direction == DirIn {
+		r.metrics.messageIn(in.Channel)
+	}
 	r.bus.Publish(msg)
 	// A closed router leaves the message unhandled in the store; Recover runs it at the next start.
 	_ = r.enqueue(job{conversation: conversation, msg: msg})
 	return msg, false, nil
+}
+
+// ReceiveInto stores an inbound message or event (in.Event) in an existing conversation, found by id,
+// and schedules its turn, like Receive. in.Channel and in.Contact may be empty: the conversation's
+// are used. It is the path of proactive events (NoticeRelay) and of adapters that already know the
+// conversation. ENOTFOUND for an unknown conversation.
+func (r *Router) ReceiveInto(ctx context.Context, conversation string, in Inbound) (msg Message, dup bool, err error) {
+	conv, err := r.store.Conversation(ctx, conversation)
+	if err != nil {
+		return Message{}, false, err
+	}
+	if in.Channel == "" {
+		in.Channel = conv.Channel
+	}
+	if in.Contact == "" {
+		in.Contact = conv.Contact
+	}
+	if err := validInbound(in); err != nil {
+		return Message{}, false, err
+	}
+	return r.receive(ctx, conv.ID, in)
 }
 
 // ProcessSync receives in and waits until its turn is committed, returning the conversation and the
@@ -222,6 +258,11 @@ func (r *Router) OpenConversation(ctx context.Context, channel, contact, lang st
 	return r.store.OpenConversation(ctx, channel, contact, lang)
 }
 
+// FindConversationByID is Conversation under the name adapters look for.
+func (r *Router) FindConversationByID(ctx context.Context, id string) (*Conversation, error) {
+	return r.store.Conversation(ctx, id)
+}
+
 // FindConversation: see OpenConversation.
 func (r *Router) FindConversation(ctx context.Context, channel, contact string) (*Conversation, error) {
 	return r.store.FindConversation(ctx, channel, contact)
@@ -246,12 +287,19 @@ func (r *Router) Close(ctx context.Context) error {
 	idle := make(chan struct{})
 	go func() { r.wg.Wait(); close(idle) }()
 	defer r.cancel()
+	var err error
 	select {
 	case <-idle:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	r.mu.Lock()
+	l := r.delivery
+	r.mu.Unlock()
+	if l != nil {
+		l.closeOnce.Do(func() { err = errors.Join(err, l.close(ctx)) })
+	}
+	return err
 }
 
 func (r *Router) isClosed() bool {
@@ -325,7 +373,8 @@ func (r *Router) runStart(ctx context.Context, id string) turnResult {
 		Event: dialog.EventStart, Lang: conv.Lang, At: at,
 	}
 	state, replies := r.turn(ctx, conv, in)
-	stored, err := r.store.CommitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now()})
+	_, push := r.senderFor(conv.Channel)
+	stored, err := r.store.CommitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push})
 	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
 		return turnResult{} // another start won the race
 	} else if err != nil {
@@ -365,13 +414,15 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 	in := dialog.Input{
 		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
 		Text: m.Text, Action: m.Action, Lang: m.Lang, At: m.TS,
+		Attachments: m.Attachments, Event: m.Event, Notice: m.Notice,
 	}
 	if in.Lang == "" {
 		in.Lang = conv.Lang
 	}
 	state, replies := r.turn(ctx, conv, in)
+	_, push := r.senderFor(conv.Channel)
 	stored, err := r.store.CommitTurn(ctx, Turn{
-		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(),
+		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(), Deliver: push,
 	})
 	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
 		return r.repliesTo(ctx, m.Conversation, m.Seq)
@@ -427,6 +478,11 @@ func (r *Router) published(conv *Conversation, stored []Message, started time.Ti
 	r.metrics.messageOut(conv.Channel, len(stored))
 	for _, m := range stored {
 		r.bus.Publish(m)
+	}
+	if len(stored) > 0 {
+		if _, push := r.senderFor(conv.Channel); push {
+			r.pokeDelivery()
+		}
 	}
 }
 
@@ -512,13 +568,23 @@ func (r *Router) repliesTo(ctx context.Context, conversation string, seq int64) 
 	return turnResult{replies: out}
 }
 
+// NoticeClientIDPrefix starts the ClientID of a notice event ("notice:<id>"); customer input may not
+// use it, so a customer cannot pre-empt (and so suppress) a notice by choosing its id.
+const NoticeClientIDPrefix = "notice:"
+
 func validInbound(in Inbound) error {
 	switch {
 	case in.Channel == "":
 		return casesvc.Errorf(casesvc.EINVALID, "Channel required.")
 	case in.Contact == "":
 		return casesvc.Errorf(casesvc.EINVALID, "Sender required.")
-	case in.Text == "" && in.Action == "":
+	case in.Event != "" && in.Event != dialog.EventNotice:
+		return casesvc.Errorf(casesvc.EINVALID, "Unknown event.")
+	case in.Event == dialog.EventNotice && in.Notice == nil:
+		return casesvc.Errorf(casesvc.EINVALID, "Notice required.")
+	case in.Event == "" && strings.HasPrefix(in.ClientID, NoticeClientIDPrefix):
+		return casesvc.Errorf(casesvc.EINVALID, "This id is reserved.")
+	case in.Event == "" && in.Text == "" && in.Action == "" && len(in.Attachments) == 0:
 		return casesvc.Errorf(casesvc.EINVALID, "Text or action required.")
 	}
 	return nil

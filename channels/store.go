@@ -18,6 +18,15 @@ import (
 //     opening turn) stores nothing and fails with casesvc.ECONFLICT.
 //   - Unhandled returns every stored inbound message not yet marked handled, ordered by conversation and
 //     seq, so a crash between AppendInbound and CommitTurn is recovered by re-running those turns.
+//   - Events (Inbound.Event set) are stored like inbound messages (same seq, dedupe, handled mark and
+//     Unhandled) with Direction DirEvent and From FromSystem.
+//   - When Turn.Deliver is set, CommitTurn writes one pending Delivery per reply in the same
+//     transaction. A delivery moves pending → sent or pending → failed, never back; the part marks of
+//     DeliveryPartSent are conditional on the parts already recorded, so a part is recorded once.
+//   - DueDeliveries returns, per conversation, only the pending delivery with the lowest seq (the
+//     head of that conversation's line), and only when its next attempt is due.
+//   - Receipt statuses (MarkDeliveryStatus) only move forward: queued < sending < sent < delivered;
+//     delivered, undelivered and failed are terminal. A backward or repeated status is ignored.
 //   - Returned values are copies: callers may keep and change them.
 //
 // Errors are casesvc errors: ENOTFOUND for an unknown conversation or message, ECONFLICT as above,
@@ -38,6 +47,25 @@ type Store interface {
 	Unhandled(ctx context.Context) ([]Message, error)
 	// MessagesAfter returns up to limit messages with seq > afterSeq, in seq order.
 	MessagesAfter(ctx context.Context, conversation string, afterSeq int64, limit int) ([]Message, error)
+
+	// DueDeliveries returns up to limit heads of line (see the rules) whose next attempt is at or
+	// before now, the longest waiting first.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// DeliveryPartSent records that part (0-based) of a pending delivery was accepted by the provider
+	// under providerID (may be ""); last marks the delivery sent. ECONFLICT when the delivery is not
+	// pending with exactly part parts sent (someone else recorded it), ENOTFOUND when there is none.
+	DeliveryPartSent(ctx context.Context, conversation string, seq int64, part int, providerID string, last bool, at time.Time) error
+	// DeliveryRetry counts a failed attempt of a pending delivery and sets its next attempt.
+	DeliveryRetry(ctx context.Context, conversation string, seq int64, next time.Time, code string, at time.Time) error
+	// DeliveryFailed counts a failed attempt and gives the pending delivery up.
+	DeliveryFailed(ctx context.Context, conversation string, seq int64, code string, at time.Time) error
+	// MarkDeliveryStatus records a provider's status callback for providerID, forward only.
+	// EINVALID for an unknown status, ENOTFOUND for an unknown provider id.
+	MarkDeliveryStatus(ctx context.Context, providerID, status string, at time.Time) error
+	// Deliveries returns a conversation's deliveries with their receipts, in seq order.
+	Deliveries(ctx context.Context, conversation string) ([]Delivery, error)
+	// OutboxDepth counts the pending deliveries.
+	OutboxDepth(ctx context.Context) (int, error)
 }
 
 // Turn is the outcome of one dialog turn, committed by Store.CommitTurn.
@@ -49,4 +77,62 @@ type Turn struct {
 	// Replies need From, Text and optionally Buttons and Agent; the store sets the rest.
 	Replies []Message
 	At      time.Time
+	// Deliver asks for a pending Delivery per reply: the conversation's channel pushes its messages
+	// through a Sender (Router.RegisterSender).
+	Deliver bool
+}
+
+// Delivery statuses (the outbox row of one outbound message of a push channel).
+const (
+	DeliveryPending = "pending"
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+)
+
+// Receipt statuses reported by a provider (Twilio's status callbacks), in their forward order.
+const (
+	ReceiptQueued      = "queued"
+	ReceiptSending     = "sending"
+	ReceiptSent        = "sent"
+	ReceiptDelivered   = "delivered"
+	ReceiptUndelivered = "undelivered"
+	ReceiptFailed      = "failed"
+)
+
+// ReceiptRank orders receipt statuses; 0 is unknown. Terminal statuses share the top rank.
+func ReceiptRank(status string) int {
+	switch status {
+	case ReceiptQueued:
+		return 1
+	case ReceiptSending:
+		return 2
+	case ReceiptSent:
+		return 3
+	case ReceiptDelivered, ReceiptUndelivered, ReceiptFailed:
+		return 4
+	}
+	return 0
+}
+
+// Delivery is the outbox record of one outbound message (conversation, seq) of a push channel.
+type Delivery struct {
+	Conversation string
+	Seq          int64
+	Channel      string
+	Status       string // DeliveryPending, DeliverySent, DeliveryFailed
+	PartsSent    int    // rendered parts already accepted by the provider
+	Attempts     int    // failed attempts so far
+	NextAt       time.Time
+	LastError    string // an error code, never a provider's text
+	Receipts     []Receipt
+	Created      time.Time
+	Updated      time.Time
+}
+
+// Receipt is one provider message (a rendered part) of a delivery and its reported status.
+type Receipt struct {
+	ProviderID string
+	Part       int
+	Status     string
+	Updated    time.Time
 }

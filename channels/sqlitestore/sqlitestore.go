@@ -18,6 +18,7 @@ import (
 
 	"claimline/casesvc"
 	"claimline/channels"
+	"claimline/dialog"
 )
 
 // Store keeps conversations and messages in one SQLite file.
@@ -110,6 +111,38 @@ var migrations = []string{
 	);
 	CREATE UNIQUE INDEX messages_client_id ON messages (conversation, client_id) WHERE client_id <> '';
 	CREATE INDEX messages_unhandled ON messages (conversation, seq) WHERE direction = 'in' AND handled = 0;`,
+
+	// 2: attachments and events on messages; the outbox of push channels.
+	`ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '';
+	ALTER TABLE messages ADD COLUMN event TEXT NOT NULL DEFAULT '';
+	ALTER TABLE messages ADD COLUMN notice TEXT NOT NULL DEFAULT '';
+	CREATE INDEX messages_unhandled_events ON messages (conversation, seq) WHERE direction = 'event' AND handled = 0;
+	CREATE TABLE deliveries (
+		conversation TEXT NOT NULL,
+		seq          INTEGER NOT NULL,
+		channel      TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		parts_sent   INTEGER NOT NULL DEFAULT 0,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_at      INTEGER NOT NULL, -- unix nanoseconds: compares as a number
+		last_error   TEXT NOT NULL DEFAULT '',
+		created_at   TEXT NOT NULL,
+		updated_at   TEXT NOT NULL,
+		PRIMARY KEY (conversation, seq),
+		FOREIGN KEY (conversation, seq) REFERENCES messages (conversation, seq)
+	);
+	CREATE INDEX deliveries_pending ON deliveries (conversation, seq) WHERE status = 'pending';
+	CREATE TABLE delivery_receipts (
+		conversation TEXT NOT NULL,
+		seq          INTEGER NOT NULL,
+		part         INTEGER NOT NULL,
+		provider_id  TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		updated_at   TEXT NOT NULL,
+		PRIMARY KEY (conversation, seq, part),
+		FOREIGN KEY (conversation, seq) REFERENCES deliveries (conversation, seq)
+	);
+	CREATE INDEX delivery_receipts_provider ON delivery_receipts (provider_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -221,6 +254,10 @@ func (s *Store) AppendInbound(ctx context.Context, conversation string, in chann
 		msg = channels.Message{
 			Conversation: conversation, Seq: seq, Direction: channels.DirIn, From: channels.FromCustomer,
 			Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: at,
+			Attachments: in.Attachments, Event: in.Event, Notice: in.Notice,
+		}
+		if in.Event != "" {
+			msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
 		}
 		return insertMessage(ctx, tx, msg)
 	})
@@ -245,7 +282,7 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 		var err error
 		if t.InboundSeq > 0 {
 			res, err = tx.ExecContext(ctx, `UPDATE messages SET handled = 1
-				WHERE conversation = ? AND seq = ? AND direction = 'in' AND handled = 0`, t.Conversation, t.InboundSeq)
+				WHERE conversation = ? AND seq = ? AND direction IN ('in', 'event') AND handled = 0`, t.Conversation, t.InboundSeq)
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE conversations SET started = 1 WHERE id = ? AND started = 0`, t.Conversation)
 		}
@@ -257,7 +294,7 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 				return err
 			}
 			if t.InboundSeq > 0 {
-				if _, err := queryMessage(ctx, tx, `conversation = ? AND seq = ? AND direction = 'in'`, t.Conversation, t.InboundSeq); errors.Is(err, sql.ErrNoRows) {
+				if _, err := queryMessage(ctx, tx, `conversation = ? AND seq = ? AND direction IN ('in', 'event')`, t.Conversation, t.InboundSeq); errors.Is(err, sql.ErrNoRows) {
 					return casesvc.Errorf(casesvc.ENOTFOUND, "Message not found.")
 				}
 			}
@@ -282,6 +319,11 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 			if err := insertMessage(ctx, tx, m); err != nil {
 				return err
 			}
+			if t.Deliver {
+				if err := insertDelivery(ctx, tx, m, stampOf(at)); err != nil {
+					return err
+				}
+			}
 			out = append(out, m)
 		}
 		return nil
@@ -298,7 +340,7 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 // Unhandled returns the inbound messages whose turn was never committed, by conversation and seq.
 func (s *Store) Unhandled(ctx context.Context) ([]channels.Message, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE direction = 'in' AND handled = 0 ORDER BY conversation, seq`)
+		WHERE direction IN ('in', 'event') AND handled = 0 ORDER BY conversation, seq`)
 	if err != nil {
 		return nil, internal("unhandled", err)
 	}
@@ -338,7 +380,7 @@ func (s *Store) conversationTx(ctx context.Context, tx *sql.Tx, id string) (stri
 	return got, err
 }
 
-const msgColumns = `conversation, seq, direction, sender, text, action, buttons, agent, lang, client_id, reply_to, handled, ts`
+const msgColumns = `conversation, seq, direction, sender, text, action, buttons, agent, lang, client_id, reply_to, handled, ts, attachments, event, notice`
 
 func insertMessage(ctx context.Context, tx *sql.Tx, m channels.Message) error {
 	var buttons string
@@ -353,22 +395,49 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m channels.Message) error {
 	if m.Handled {
 		handled = 1
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO messages (`+msgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	attachments, err := jsonOrEmpty(len(m.Attachments) > 0, m.Attachments)
+	if err != nil {
+		return err
+	}
+	notice, err := jsonOrEmpty(m.Notice != nil, m.Notice)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO messages (`+msgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Conversation, m.Seq, m.Direction, m.From, m.Text, m.Action, buttons, m.Agent, m.Lang, m.ClientID,
-		m.ReplyTo, handled, stampOf(m.TS))
+		m.ReplyTo, handled, stampOf(m.TS), attachments, m.Event, notice)
 	return err
+}
+
+func jsonOrEmpty(present bool, v any) (string, error) {
+	if !present {
+		return "", nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanMessage(sc scanner) (channels.Message, error) {
 	var m channels.Message
-	var buttons, ts string
+	var buttons, ts, attachments, notice string
 	var handled int
 	err := sc.Scan(&m.Conversation, &m.Seq, &m.Direction, &m.From, &m.Text, &m.Action, &buttons, &m.Agent,
-		&m.Lang, &m.ClientID, &m.ReplyTo, &handled, &ts)
+		&m.Lang, &m.ClientID, &m.ReplyTo, &handled, &ts, &attachments, &m.Event, &notice)
 	if err != nil {
 		return m, err
+	}
+	if attachments != "" {
+		if err := json.Unmarshal([]byte(attachments), &m.Attachments); err != nil {
+			return m, err
+		}
+	}
+	if notice != "" {
+		m.Notice = new(dialog.Notice)
+		if err := json.Unmarshal([]byte(notice), m.Notice); err != nil {
+			return m, err
+		}
 	}
 	if buttons != "" {
 		if err := json.Unmarshal([]byte(buttons), &m.Buttons); err != nil {

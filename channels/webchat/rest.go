@@ -80,6 +80,9 @@ func (s *Server) restPost(w http.ResponseWriter, r *http.Request) {
 	case len(req.ID) > maxID:
 		writeError(w, http.StatusBadRequest, "invalid_request", "id is at most 128 characters.")
 		return
+	case reservedID(req.ID):
+		writeError(w, http.StatusBadRequest, "invalid_request", "This id is reserved; choose another.")
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), restTimeout)
 	defer cancel()
@@ -137,7 +140,9 @@ func (s *Server) restGet(w http.ResponseWriter, r *http.Request) {
 		Messages     []wireMessage `json:"messages"`
 	}{Conversation: conv.ID, Messages: make([]wireMessage, 0, len(msgs))}
 	for _, m := range msgs {
-		out.Messages = append(out.Messages, s.wire(m))
+		if shown(m) {
+			out.Messages = append(out.Messages, s.wire(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -39,6 +39,11 @@ type Config struct {
 	PingInterval time.Duration
 	// Location is the zone of the ts fields. Default Asia/Taipei (+08:00).
 	Location *time.Location
+	// Documents stores uploaded files (POST /webchat/upload); without it the upload answers 503.
+	Documents Documents
+	// UploadTempDir holds an upload's files while they are checked, before any is stored; default
+	// os.TempDir(). Each file is at most MaxUploadSize; a request at most MaxUploadFiles files.
+	UploadTempDir string
 }
 
 // Server serves the web chat websocket, the REST channel and the widget.
@@ -51,6 +56,8 @@ type Server struct {
 	loc      *time.Location
 	upgrader websocket.Upgrader
 	static   fs.FS
+	docs     Documents
+	tempDir  string
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -67,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		router: cfg.Router, log: cfg.Logger, metrics: cfg.Metrics, ping: cfg.PingInterval, loc: cfg.Location,
-		conns: make(map[*conn]struct{}),
+		conns: make(map[*conn]struct{}), docs: cfg.Documents, tempDir: cfg.UploadTempDir,
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
@@ -107,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/webchat/ws", s.handleWebsocket)
 	mux.HandleFunc("/api/v1/rest/messages", s.handleREST)
+	mux.HandleFunc("/webchat/upload", s.handleUpload)
 	mux.HandleFunc("/", s.handleWidget)
 }
 
@@ -178,7 +186,20 @@ type wireMessage struct {
 	TS      string            `json:"ts"`
 	// ID is the client's id of a customer message, so a widget can match its own pending bubble.
 	ID string `json:"id,omitempty"`
+	// Attachments of a customer message: what a client may know of a stored file (no blob refs).
+	Attachments []wireAttachment `json:"attachments,omitempty"`
 }
+
+type wireAttachment struct {
+	ID          string `json:"id"`
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+}
+
+// shown reports whether clients see a stored message: events (proactive notices) are not messages;
+// the replies they cause are.
+func shown(m channels.Message) bool { return m.Direction != channels.DirEvent }
 
 func (s *Server) wire(m channels.Message) wireMessage {
 	w := wireMessage{Seq: m.Seq, From: m.From, Text: m.Text, Buttons: m.Buttons, TS: m.TS.In(s.loc).Format(time.RFC3339)}
@@ -187,6 +208,9 @@ func (s *Server) wire(m channels.Message) wireMessage {
 	}
 	if m.Direction == channels.DirIn {
 		w.ID = m.ClientID
+	}
+	for _, a := range m.Attachments {
+		w.Attachments = append(w.Attachments, wireAttachment{ID: a.ID, Filename: a.Filename, ContentType: a.ContentType, Size: a.Size})
 	}
 	return w
 }

@@ -32,6 +32,14 @@ func (echo) Turn(ctx context.Context, state []byte, in dialog.Input) ([]byte, []
 			{Label: "申請理賠", Value: "file_claim"}, {Label: "查詢進度", Value: "check_progress"}}}}, nil
 	case in.Action != "":
 		return state, []dialog.Reply{{Text: "action:" + in.Action}}, nil
+	case in.Event == dialog.EventNotice:
+		return state, []dialog.Reply{{Text: "notice:" + in.Notice.Kind}}, nil
+	case len(in.Attachments) > 0:
+		names := make([]string, 0, len(in.Attachments))
+		for _, a := range in.Attachments {
+			names = append(names, a.Filename+"("+a.ContentType+")")
+		}
+		return state, []dialog.Reply{{Text: "files:" + strings.Join(names, ",")}}, nil
 	}
 	return state, []dialog.Reply{{Text: "echo:" + in.Text}}, nil
 }
@@ -45,6 +53,11 @@ type env struct {
 
 func newEnv(t *testing.T, origins ...string) *env {
 	t.Helper()
+	return newEnvDocs(t, nil, origins...)
+}
+
+func newEnvDocs(t *testing.T, docs webchat.Documents, origins ...string) *env {
+	t.Helper()
 	st, err := sqlitestore.New(filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +67,8 @@ func newEnv(t *testing.T, origins ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, err := webchat.New(webchat.Config{Router: r, AllowedOrigins: origins, Logger: log, PingInterval: time.Second})
+	wc, err := webchat.New(webchat.Config{Router: r, AllowedOrigins: origins, Logger: log, PingInterval: time.Second,
+		Documents: docs, UploadTempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -293,6 +293,9 @@ func (c *conn) inbound(ctx context.Context, f inFrame) {
 	case f.ID == "" || len(f.ID) > maxID:
 		c.errorFrame(codeInvalidFrame, "id is required (at most 128 characters).", "")
 		return
+	case reservedID(f.ID):
+		c.errorFrame(codeInvalidFrame, "This id is reserved; choose another.", f.ID)
+		return
 	case f.Type == "message" && strings.TrimSpace(f.Text) == "":
 		c.errorFrame(codeInvalidFrame, "text is required.", f.ID)
 		return
@@ -384,6 +387,9 @@ func (c *conn) catchUp(ctx context.Context, conv string, last *int64, upTo int64
 }
 
 func (c *conn) sendMessage(m channels.Message) {
+	if !shown(m) {
+		return
+	}
 	c.enqueue(messageFrame{Type: "message", wireMessage: c.s.wire(m)})
 }
 

@@ -192,3 +192,57 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
 	return "'" + r.Replace(s) + "'"
 }
+
+func TestWidgetUploadInBrowser(t *testing.T) {
+	docs := &dirDocs{dir: t.TempDir()}
+	e := newEnvDocs(t, docs)
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "收據.png")
+	if err := os.WriteFile(photo, tinyPNG(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "claim.pdf")
+	if err := os.WriteFile(exe, tinyELF(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := browser(t, 390, 844)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	eval(t, ctx, "greeting", `document.querySelectorAll('#messages .msg.bot').length === 1 &&
+		document.getElementById('status').dataset.state === 'online'`)
+	eval(t, ctx, "attach button", `(() => { const b = document.getElementById('attach'); const f = document.getElementById('file');
+		return b.textContent === '📎' && b.offsetWidth > 0 && f.type === 'file' && f.multiple &&
+			f.accept === 'image/jpeg,image/png,image/heic,application/pdf,.heic' })()`)
+
+	// The 📎 button's file input: the browser uploads the photo, the bubble shows its name and size.
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{photo})); err != nil {
+		t.Fatal(err)
+	}
+	eval(t, ctx, "attachment bubble", `(() => { const a = document.querySelector('#messages .msg.customer:not(.uploading) .attachment');
+		return a !== null && a.querySelector('.name').textContent === '收據.png' && /B$/.test(a.querySelector('.size').textContent) &&
+			a.querySelector('.icon').textContent !== '' && document.querySelectorAll('#messages img').length === 0 })()`)
+	eval(t, ctx, "dialog got the file", `Array.from(document.querySelectorAll('#messages .msg.bot .bubble')).some(b => b.textContent === 'files:收據.png(image/png)')`)
+	if files := docs.files(t); len(files) != 1 {
+		t.Fatalf("stored %v", files)
+	}
+
+	// A refused file: the server's message appears as a system line; nothing stored.
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{exe})); err != nil {
+		t.Fatal(err)
+	}
+	eval(t, ctx, "refusal shown", `Array.from(document.querySelectorAll('#messages .msg.system .bubble')).some(b => b.textContent.indexOf('Only JPEG, PNG, HEIC photos and PDF files can be sent.') >= 0) &&
+		document.querySelector('.msg.uploading') === null && !document.getElementById('attach').disabled`)
+	if files := docs.files(t); len(files) != 1 {
+		t.Fatalf("stored %v", files)
+	}
+	shot(t, ctx, "webchat-upload-phone.png")
+
+	// A reload replays the attachment bubble from the transcript.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	eval(t, ctx, "replayed", `document.getElementById('status').dataset.state === 'online' &&
+		document.querySelectorAll('#messages .msg.customer .attachment').length === 1`)
+}

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"claimline/casesvc"
+	"claimline/casesvc/blobstore"
 	"claimline/casesvc/httpapi"
 	casesqlite "claimline/casesvc/sqlite"
 	"claimline/channels"
@@ -30,6 +32,7 @@ type app struct {
 	registry *prometheus.Registry
 	metrics  *channels.Metrics
 	cases    *casesqlite.Service
+	blobs    *blobstore.Store
 	store    *sqlitestore.Store
 	nlu      *nlu.Builtin
 	engine   *dialog.Engine
@@ -61,6 +64,12 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer, seedDemo bool) 
 		} else if n > 0 {
 			a.log.Info("no policies yet: loaded the demo policies (see README)", "count", n)
 		}
+	}
+	// Documents live beside the databases, outside any served path; only staff read them, through
+	// the back office.
+	a.blobs, err = blobstore.New(filepath.Join(cfg.DataDir, "documents"))
+	if err != nil {
+		return nil, fmt.Errorf("open document store: %w", err)
 	}
 	a.store, err = sqlitestore.New(filepath.Join(cfg.DataDir, "channels.db"))
 	if err != nil {
@@ -97,6 +106,22 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer, seedDemo bool) 
 		a.log.Info("answered messages left unanswered by the last run", "count", n)
 	}
 	return a, nil
+}
+
+// startBackground starts what runs beside the requests until ctx ends: the outbox's delivery loop
+// (push channels) and the relay that turns the case service's notices into messages.
+func (a *app) startBackground(ctx context.Context) error {
+	if err := a.router.StartDelivery(); err != nil {
+		return err
+	}
+	relay, err := channels.NewNoticeRelay(channels.NoticeRelayConfig{
+		Router: a.router, Notices: a.cases, Interval: time.Second, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	go relay.Run(ctx)
+	return nil
 }
 
 // Close stops the router and closes the stores.

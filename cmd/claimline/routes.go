@@ -16,7 +16,7 @@ import (
 func newServer(a *app, auth *httpapi.Authenticator, wc *webchat.Server) http.Handler {
 	mux := http.NewServeMux()
 	wc.Register(mux) // "/" (the widget), /webchat/ws, /api/v1/rest/messages
-	httpapi.Register(mux, a.cases, auth, a.log)
+	httpapi.Register(mux, a.cases, auth, a.log, httpapi.WithBlobs(a.blobs), httpapi.WithLocation(a.cfg.Location))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -19,7 +19,12 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close(context.Background())
+	defer func() {
+		// Running sends get a bounded time to finish; what is left stays pending for the next start.
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Close(closeCtx)
+	}()
 	staff, err := a.staff(stdout)
 	if err != nil {
 		return err
@@ -38,6 +43,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	wc, err := webchat.New(webchat.Config{
 		Router: a.router, AllowedOrigins: cfg.AllowedOrigins, Logger: a.log, Metrics: a.metrics, Location: cfg.Location,
+		Documents: a.blobs,
 	})
 	if err != nil {
 		ln.Close()
@@ -49,6 +55,12 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+	}
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if err := a.startBackground(bgCtx); err != nil {
+		ln.Close()
+		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -66,8 +78,10 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	a.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopBackground()
 	wc.Close() // websockets are hijacked connections: Shutdown does not see them
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -8,7 +8,8 @@
     "zh-TW": {
       connecting: "連線中…", online: "已連線", offline: "連線中斷，重新連線中…",
       placeholder: "請輸入訊息…", send: "送出", toggle: "English", toggleText: "English",
-      failed: "無法送出", agent: "專員"
+      failed: "無法送出", agent: "專員",
+      attach: "附加檔案", uploading: "上傳中…", uploadFailed: "檔案無法上傳：", notReady: "尚未連線，請稍後再試。"
     },
     en: {
       connecting: "Connecting…", online: "Connected", offline: "Disconnected, reconnecting…",
@@ -23,6 +24,8 @@
   var $status = document.getElementById("status");
   var $lang = document.getElementById("lang");
   var $form = document.getElementById("composer");
+  var $attach = document.getElementById("attach");
+  var $file = document.getElementById("file");
 
   var lang = load("lang") === "en" ? "en" : "zh-TW";
   var session = load("session") || "";
@@ -53,6 +56,7 @@
     $input.placeholder = t("placeholder");
     $send.textContent = t("send");
     $lang.textContent = t("toggle");
+    $attach.title = t("attach");
     setStatus($status.getAttribute("data-state"));
   }
 
@@ -124,7 +128,51 @@
     for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
   }
 
+  function sizeOf(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(0) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  // attachmentList shows files by name, size and an icon; never their content.
+  function attachmentList(list) {
+    var box = document.createElement("div");
+    box.className = "attachments";
+    list.forEach(function (a) {
+      var row = document.createElement("div");
+      row.className = "attachment";
+      row.setAttribute("data-id", a.id || "");
+      var icon = document.createElement("span");
+      icon.className = "icon";
+      icon.setAttribute("aria-hidden", "true");
+      icon.textContent = a.content_type === "application/pdf" ? "📄" : "🖼️";
+      var name = document.createElement("span");
+      name.className = "name";
+      name.textContent = a.filename;
+      var size = document.createElement("span");
+      size.className = "size";
+      size.textContent = sizeOf(a.size || 0);
+      row.appendChild(icon);
+      row.appendChild(name);
+      row.appendChild(size);
+      box.appendChild(row);
+    });
+    return box;
+  }
+
+  function systemLine(text) {
+    append(bubble("system", text, null), true);
+  }
+
   function renderMessage(m) {
+    if (m.from === "customer" && m.attachments && m.attachments.length) {
+      var up = bubble("customer", m.text || "", m.ts);
+      up.setAttribute("data-seq", m.seq);
+      if (!m.text) up.firstChild.textContent = "";
+      up.firstChild.appendChild(attachmentList(m.attachments));
+      append(up);
+      return;
+    }
     if (m.from === "customer") {
       var mine = m.id && $messages.querySelector('.msg.customer[data-id="' + cssEscape(m.id) + '"]');
       if (mine) {
@@ -320,6 +368,41 @@
     }
   });
   $input.addEventListener("input", autosize);
+
+  // Upload: the files go to /webchat/upload with the session; the stored message comes back over the
+  // websocket as a customer message with attachments, like any other.
+  $attach.addEventListener("click", function () { $file.click(); });
+  $file.addEventListener("change", function () {
+    var files = Array.prototype.slice.call($file.files || []);
+    $file.value = "";
+    if (files.length) upload(files);
+  });
+
+  function upload(files) {
+    if (!session) { systemLine(t("notReady")); return; }
+    var body = new FormData();
+    files.forEach(function (f) { body.append("file", f, f.name); });
+    var pending = bubble("customer uploading", t("uploading"), null);
+    pending.firstChild.appendChild(attachmentList(files.map(function (f) {
+      return { filename: f.name, size: f.size, content_type: f.type };
+    })));
+    append(pending, true);
+    $attach.disabled = true;
+    function done() {
+      $attach.disabled = false;
+      if (pending.parentNode) pending.parentNode.removeChild(pending);
+    }
+    fetch("/webchat/upload", { method: "POST", body: body, headers: { "Authorization": "Bearer " + session } })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (j) {
+          done();
+          if (res.status === 201) { showTyping(); return; }
+          var msg = (j && j.error && j.error.message) || ("HTTP " + res.status);
+          systemLine(t("uploadFailed") + msg);
+        });
+      })
+      .catch(function () { done(); systemLine(t("uploadFailed") + t("offline")); });
+  }
   $lang.addEventListener("click", function () {
     var text = UI[lang].toggleText;
     lang = lang === "en" ? "zh-TW" : "en";

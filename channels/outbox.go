@@ -1,0 +1,404 @@
+package channels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"claimline/casesvc"
+)
+
+// Sender pushes one rendered outbound message to a push channel's API (Telegram's sendMessage,
+// Twilio's Messages API) and returns the provider's id for it (may be ""). Pull channels (web chat,
+// REST) have none: their clients fetch by seq.
+//
+// Rules for implementations:
+//   - One call sends one message, at most once: no retries inside (the outbox retries).
+//   - Classify failures with *DeliveryError: Permanent for answers that will never succeed (4xx such
+//     as a blocked bot or an opted-out number), Retry with After for a rate limit (Telegram's
+//     retry_after, Twilio's Retry-After). Anything else is retried with exponential backoff.
+//   - Error texts may be logged nowhere; only DeliveryError.Code is. Keep personal data out of Code.
+//   - Honour ctx: it carries the send timeout and shutdown.
+type Sender interface {
+	Send(ctx context.Context, conv *Conversation, msg Message) (providerID string, err error)
+}
+
+// DeliveryError classifies a Sender's failure.
+type DeliveryError struct {
+	Retry     bool          // worth trying again (rate limit, 5xx, network)
+	After     time.Duration // with Retry: wait at least this long; delays only this conversation
+	Permanent bool          // never retry: the delivery is marked failed
+	Code      string        // a short code for logs and the delivery record ("429", "21610", "blocked")
+	Err       error         // the cause; never logged (it may quote personal data)
+}
+
+func (e *DeliveryError) Error() string {
+	s := "delivery failed"
+	if e.Code != "" {
+		s += " (" + e.Code + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// DeliveryConfig tunes the delivery loop; zero values take the defaults.
+type DeliveryConfig struct {
+	Workers      int           // conversations sent to concurrently; default 8
+	PollInterval time.Duration // safety-net poll of the outbox; default 2s
+	BaseBackoff  time.Duration // first retry delay of unclassified errors; default 1s
+	MaxBackoff   time.Duration // cap of the exponential backoff; default 5m
+	MaxAttempts  int           // failed attempts before a delivery is given up; default 10
+	SendTimeout  time.Duration // bound of one Sender.Send; default 30s
+}
+
+func (c *DeliveryConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 30 * time.Second
+	}
+}
+
+type senderEntry struct {
+	sender Sender
+	caps   Capabilities
+}
+
+// RegisterSender makes channel a push channel: from now on every committed reply of its
+// conversations gets a pending delivery (in the turn's transaction) that the delivery loop sends
+// through s, rendered for caps. Register every sender before Recover and StartDelivery.
+func (r *Router) RegisterSender(channel string, s Sender, caps Capabilities) {
+	r.sendersMu.Lock()
+	defer r.sendersMu.Unlock()
+	r.senders[channel] = senderEntry{sender: s, caps: caps}
+}
+
+func (r *Router) senderFor(channel string) (senderEntry, bool) {
+	r.sendersMu.RLock()
+	defer r.sendersMu.RUnlock()
+	e, ok := r.senders[channel]
+	return e, ok
+}
+
+// deliveryLoop is one dispatcher goroutine and a fixed pool of workers. The dispatcher reads the due
+// heads of line from the store and hands each to a worker unless its conversation is in flight, so a
+// conversation has at most one send in flight and its messages go in seq order; several
+// conversations are sent concurrently. A rate-limited conversation's head is not due until its
+// After passed, so it delays only itself.
+//
+// Crash safety: a delivery is marked per part right after the provider accepted it. A crash (or a
+// cancelled send) between the provider's answer and the mark sends that one part again after the
+// restart; nothing else can be sent twice, and nothing pending is lost.
+type deliveryLoop struct {
+	r    *Router
+	cfg  DeliveryConfig
+	poke chan struct{}
+	jobs chan Delivery
+	done chan string
+
+	stop      context.CancelFunc // stops the dispatcher
+	sendCtx   context.Context    // the sends' context, cancelled last
+	sendStop  context.CancelFunc
+	wg        sync.WaitGroup
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// StartDelivery starts the delivery loop; it resumes every pending delivery left by an earlier run.
+// Router.Close stops it after the turns, letting running sends finish within Close's context.
+// Calling it twice is an error.
+func (r *Router) StartDelivery() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
+	}
+	if r.delivery != nil {
+		return casesvc.Errorf(casesvc.ECONFLICT, "channels: delivery loop already started")
+	}
+	cfg := r.deliveryCfg
+	l := &deliveryLoop{
+		r: r, cfg: cfg, poke: make(chan struct{}, 1), jobs: make(chan Delivery, cfg.Workers),
+		done: make(chan string, cfg.Workers), stopped: make(chan struct{}),
+	}
+	var dispCtx context.Context
+	dispCtx, l.stop = context.WithCancel(context.Background())
+	l.sendCtx, l.sendStop = context.WithCancel(context.Background())
+	for range cfg.Workers {
+		l.wg.Add(1)
+		go l.worker()
+	}
+	go l.dispatch(dispCtx)
+	r.delivery = l
+	return nil
+}
+
+// pokeDelivery wakes the dispatcher (new deliveries committed, a retry due).
+func (r *Router) pokeDelivery() {
+	r.mu.Lock()
+	l := r.delivery
+	r.mu.Unlock()
+	if l != nil {
+		l.wake()
+	}
+}
+
+func (l *deliveryLoop) wake() {
+	select {
+	case l.poke <- struct{}{}:
+	default:
+	}
+}
+
+// close stops dispatching, waits for running sends until ctx ends, then cancels them.
+func (l *deliveryLoop) close(ctx context.Context) error {
+	l.stop()
+	<-l.stopped // the dispatcher closed jobs
+	idle := make(chan struct{})
+	go func() { l.wg.Wait(); close(idle) }()
+	defer l.sendStop()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		l.sendStop()
+		<-idle
+		return ctx.Err()
+	}
+}
+
+func (l *deliveryLoop) dispatch(ctx context.Context) {
+	defer close(l.stopped)
+	defer close(l.jobs)
+	inflight := make(map[string]bool)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		l.handOut(ctx, inflight)
+		timer.Reset(l.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.poke:
+		case <-timer.C:
+		case c := <-l.done:
+			delete(inflight, c)
+		}
+		// Collect every finished conversation before reading the store again.
+		for drained := false; !drained; {
+			select {
+			case c := <-l.done:
+				delete(inflight, c)
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+// handOut gives due heads of line to idle workers.
+func (l *deliveryLoop) handOut(ctx context.Context, inflight map[string]bool) {
+	r := l.r
+	if depth, err := r.store.OutboxDepth(ctx); err == nil {
+		r.metrics.outboxDepth(depth)
+	}
+	free := cap(l.jobs) - len(l.jobs)
+	if free <= 0 {
+		return
+	}
+	due, err := r.store.DueDeliveries(ctx, r.now(), free+len(inflight))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("outbox read", "code", casesvc.ErrorCode(err), "err", err)
+		}
+		return
+	}
+	for _, d := range due {
+		if inflight[d.Conversation] {
+			continue
+		}
+		select {
+		case l.jobs <- d:
+			inflight[d.Conversation] = true
+		default:
+			return // every worker is busy; a finished one wakes the dispatcher
+		}
+	}
+}
+
+func (l *deliveryLoop) worker() {
+	defer l.wg.Done()
+	for d := range l.jobs {
+		l.deliver(d)
+		select {
+		case l.done <- d.Conversation:
+		case <-l.stopped: // the dispatcher is gone; nobody waits for the conversation
+		}
+	}
+}
+
+// deliver sends the parts of one delivery not yet sent, recording each, or records the failure.
+func (l *deliveryLoop) deliver(d Delivery) {
+	r := l.r
+	ctx := l.sendCtx
+	if ctx.Err() != nil {
+		return
+	}
+	entry, ok := r.senderFor(d.Channel)
+	if !ok {
+		// A sender not registered (yet) in this process: keep the message and look again later.
+		l.retry(d, &DeliveryError{Retry: true, Code: "no_sender"}, d.Attempts)
+		return
+	}
+	conv, err := r.store.Conversation(ctx, d.Conversation)
+	var msgs []Message
+	if err == nil {
+		msgs, err = r.store.MessagesAfter(ctx, d.Conversation, d.Seq-1, 1)
+	}
+	if err == nil && (len(msgs) != 1 || msgs[0].Seq != d.Seq) {
+		err = casesvc.Errorf(casesvc.ENOTFOUND, "Message not found.")
+	}
+	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
+		l.fail(d, "not_found")
+		return
+	} else if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("outbox read message", "conversation", d.Conversation, "seq", d.Seq, "code", casesvc.ErrorCode(err))
+			l.retry(d, err, d.Attempts)
+		}
+		return
+	}
+	parts := Render(msgs[0], entry.caps)
+	for i := d.PartsSent; i < len(parts); i++ {
+		sctx, cancel := context.WithTimeout(ctx, l.cfg.SendTimeout)
+		pid, err := entry.sender.Send(sctx, conv, parts[i])
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return // shutting down: the delivery stays pending for the next start
+			}
+			var de *DeliveryError
+			if errors.As(err, &de) && de.Permanent {
+				l.fail(d, codeOf(err))
+				return
+			}
+			l.retry(d, err, d.Attempts)
+			return
+		}
+		// Record with a context of its own: the provider accepted the part, so the mark must land even
+		// when shutdown cancels the sends now.
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = r.store.DeliveryPartSent(mctx, d.Conversation, d.Seq, i, pid, i == len(parts)-1, r.now())
+		mcancel()
+		if err != nil {
+			r.log.Error("outbox mark sent", "conversation", d.Conversation, "seq", d.Seq, "part", i, "code", casesvc.ErrorCode(err))
+			return
+		}
+	}
+	r.metrics.delivery(d.Channel, "sent")
+}
+
+// retry schedules the next attempt, or gives up after MaxAttempts.
+func (l *deliveryLoop) retry(d Delivery, err error, attempts int) {
+	r := l.r
+	attempts++
+	code := codeOf(err)
+	if attempts >= l.cfg.MaxAttempts {
+		r.log.Warn("outbox giving up", "conversation", d.Conversation, "seq", d.Seq, "channel", d.Channel,
+			"attempts", attempts, "code", code)
+		l.fail(d, code)
+		return
+	}
+	var wait time.Duration
+	var de *DeliveryError
+	if errors.As(err, &de) && de.After > 0 {
+		wait = de.After
+	} else {
+		wait = l.backoff(attempts)
+	}
+	next := r.now().Add(wait)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.store.DeliveryRetry(ctx, d.Conversation, d.Seq, next, code, r.now()); err != nil {
+		r.log.Error("outbox mark retry", "conversation", d.Conversation, "seq", d.Seq, "code", casesvc.ErrorCode(err))
+		return
+	}
+	r.metrics.delivery(d.Channel, "retried")
+	r.log.Info("outbox retry", "conversation", d.Conversation, "seq", d.Seq, "channel", d.Channel,
+		"attempt", attempts, "after", wait.String(), "code", code)
+	time.AfterFunc(wait, l.wake)
+}
+
+func (l *deliveryLoop) fail(d Delivery, code string) {
+	r := l.r
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.store.DeliveryFailed(ctx, d.Conversation, d.Seq, code, r.now()); err != nil {
+		r.log.Error("outbox mark failed", "conversation", d.Conversation, "seq", d.Seq, "code", casesvc.ErrorCode(err))
+		return
+	}
+	r.metrics.delivery(d.Channel, "failed")
+	r.log.Warn("outbox delivery failed", "conversation", d.Conversation, "seq", d.Seq, "channel", d.Channel, "code", code)
+}
+
+// backoff is BaseBackoff·2^(attempt-1), capped, with ±20% jitter so retries of many conversations
+// after an outage do not arrive at once.
+func (l *deliveryLoop) backoff(attempt int) time.Duration {
+	d := l.cfg.BaseBackoff
+	for i := 1; i < attempt && d < l.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, l.cfg.MaxBackoff)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// codeOf is what a failure may leave in logs and the record: the DeliveryError's code, an
+// application error code, or the Go type of anything else — never the text.
+func codeOf(err error) string {
+	var de *DeliveryError
+	switch {
+	case errors.As(err, &de) && de.Code != "":
+		return de.Code
+	case errors.As(err, &de) && de.Permanent:
+		return "permanent"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	if code := casesvc.ErrorCode(err); code != casesvc.EINTERNAL {
+		return code
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// MarkDeliveryStatus records a provider's status callback (Twilio's MessageStatus) for the message it
+// knows as providerID. Statuses only move forward (queued < sending < sent < delivered; delivered,
+// undelivered and failed are terminal); a late or repeated callback changes nothing. EINVALID for an
+// unknown status; ENOTFOUND for a provider id never recorded (a callback that overtook our own mark).
+func (r *Router) MarkDeliveryStatus(ctx context.Context, providerID, status string) error {
+	return r.store.MarkDeliveryStatus(ctx, providerID, status, r.now())
+}
+
+// Deliveries returns the outbox records of a conversation, with their provider receipts.
+func (r *Router) Deliveries(ctx context.Context, conversation string) ([]Delivery, error) {
+	return r.store.Deliveries(ctx, conversation)
+}
