@@ -17,7 +17,17 @@ const (
 	// EventNotice is a proactive notice from the case service (Input.Notice): the engine tells the
 	// customer in their language and may update its state (e.g. a rejected document to send again).
 	EventNotice = "notice"
+	// EventHandback returns a conversation from a person to the bot (Input.Handback says how it
+	// ended): the bot asks for a satisfaction rating, then resumes the form where it stopped or
+	// shows the menu when the agent finished the job.
+	EventHandback = "handback"
 )
+
+// Handback is how a person's part of a conversation ended.
+type Handback struct {
+	Agent    string `json:"agent"`    // the agent's display name
+	Resolved bool   `json:"resolved"` // the agent finished the job: go to the menu, not back to the form
+}
 
 // Attachment is a file the customer sent (web chat upload, Telegram photo or document, MMS), already
 // stored by the gateway; the dialog attaches it to a case.
@@ -56,6 +66,8 @@ type Input struct {
 	Attachments []Attachment
 	// Notice is set when Event is EventNotice.
 	Notice *Notice
+	// Handback is set when Event is EventHandback.
+	Handback *Handback
 }
 
 // Button is a choice offered with a reply. Channels render it as a button or a numbered choice.
