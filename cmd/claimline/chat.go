@@ -31,11 +31,11 @@ func chat(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.W
 
 	// The first message of a REST-like synchronous exchange opens the conversation; the terminal opens
 	// it without one so the greeting comes first.
-	conv, _, err := a.router.OpenConversation(ctx, chatChannel, contact, "")
+	conv, _, err := a.Router.OpenConversation(ctx, chatChannel, contact, "")
 	if err != nil {
 		return err
 	}
-	greeting, err := a.router.Start(ctx, conv.ID)
+	greeting, err := a.Router.Start(ctx, conv.ID)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func chat(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.W
 		if value, ok := channels.ChoiceFor(buttons, line); ok {
 			msg.Text, msg.Action = "", value
 		}
-		_, replies, err := a.router.ProcessSync(ctx, msg)
+		_, replies, err := a.Router.ProcessSync(ctx, msg)
 		if err != nil {
 			fmt.Fprintf(stdout, "(not delivered: %v)\n", err)
 			continue

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"claimline/internal/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,6 +32,7 @@ Usage:
   claimline chat [flags]      chat with the bot in this terminal
   claimline policies import FILE [flags]
                               load policies from a JSON-lines file into the case store
+  claimline bench [flags]     load-test a claimline with simulated customers (see docs/performance.md)
   claimline version           print the version
 
 Run "claimline serve -h" for the flags; every flag has a CLAIMLINE_* environment variable.
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return importPolicies(ctx, cfg, rest[1], stdout)
+	case "bench":
+		return bench.Main(ctx, rest, stdout, stderr)
 	case "casesvc":
 		return fmt.Errorf("the separate case service process is not available in this version; " +
 			"\"claimline serve\" runs the case service in-process")

@@ -49,7 +49,7 @@ func importPolicies(ctx context.Context, cfg *config, path string, stdout io.Wri
 	}
 	defer a.Close(context.Background())
 	for _, p := range policies {
-		if err := a.cases.PutPolicy(ctx, p, "import"); err != nil {
+		if err := a.Cases.PutPolicy(ctx, p, "import"); err != nil {
 			return fmt.Errorf("policy %s: %s", p.Number, casesvc.ErrorMessage(err))
 		}
 	}

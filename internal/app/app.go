@@ -1,0 +1,213 @@
+// Package app wires the embedded deployment of claimline: the case service, the document store, the
+// conversation store, understanding, the dialog engine, the router and the HTTP routes. cmd/claimline
+// (serve, chat, policies import) and the load tool (internal/bench) build the same thing through it,
+// so what is measured is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"claimline/casesvc"
+	"claimline/casesvc/blobstore"
+	"claimline/casesvc/httpapi"
+	casesqlite "claimline/casesvc/sqlite"
+	"claimline/channels"
+	"claimline/channels/sqlitestore"
+	"claimline/channels/webchat"
+	"claimline/dialog"
+	"claimline/dialog/nlu"
+)
+
+// Config is what the wiring needs; cmd/claimline fills it from flags and the environment.
+type Config struct {
+	DataDir        string
+	Location       *time.Location
+	FormTTL        time.Duration
+	PublicURL      string
+	AllowedOrigins []string
+	// SeedDemo loads the demo policies into an empty case store (a new install); an import of real
+	// policies must not get them.
+	SeedDemo bool
+	// Staff are the accounts of the back office; none means nobody gets in.
+	Staff  []casesvc.Staff
+	Logger *slog.Logger
+}
+
+// App is the embedded deployment, wired.
+type App struct {
+	Config   Config
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Metrics  *channels.Metrics
+	Cases    *casesqlite.Service
+	Blobs    *blobstore.Store
+	Store    *sqlitestore.Store
+	NLU      *nlu.Builtin
+	Engine   *dialog.Engine
+	Router   *channels.Router
+}
+
+// Open opens the stores in cfg.DataDir (creating it) and builds everything else. Messages a crash
+// left unanswered are answered before it returns. Close releases everything, also after a failure.
+func Open(ctx context.Context, cfg Config) (a *App, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.FixedZone("Asia/Taipei", 8*3600)
+	}
+	a = &App{Config: cfg, Log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			a.Close(context.Background())
+			a = nil
+		}
+	}()
+	// Documents and databases hold personal data: only the service's user may read them.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	a.Cases, err = casesqlite.New(filepath.Join(cfg.DataDir, "casesvc.db"), casesqlite.Config{Location: cfg.Location})
+	if err != nil {
+		return nil, fmt.Errorf("open case store: %w", err)
+	}
+	if cfg.SeedDemo {
+		if n, err := casesqlite.SeedDemo(ctx, a.Cases); err != nil {
+			return nil, fmt.Errorf("seed demo policies: %w", err)
+		} else if n > 0 {
+			a.Log.Info("no policies yet: loaded the demo policies (see README)", "count", n)
+		}
+	}
+	// Documents live beside the databases, outside any served path; staff read them through the
+	// back office only.
+	a.Blobs, err = blobstore.New(filepath.Join(cfg.DataDir, "documents"))
+	if err != nil {
+		return nil, fmt.Errorf("open document store: %w", err)
+	}
+	a.Store, err = sqlitestore.New(filepath.Join(cfg.DataDir, "channels.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open conversation store: %w", err)
+	}
+	a.NLU, err = nlu.New(nlu.Config{Location: cfg.Location})
+	if err != nil {
+		return nil, fmt.Errorf("build understanding: %w", err)
+	}
+	a.Engine, err = dialog.New(dialog.Config{
+		Cases:    a.Cases,
+		NLU:      dialog.BuiltinNLU(a.NLU),
+		Location: cfg.Location,
+		FormTTL:  cfg.FormTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build dialog: %w", err)
+	}
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = channels.NewMetrics(a.Registry)
+	a.Router, err = channels.NewRouter(channels.RouterConfig{
+		Store: a.Store, Dialog: a.Engine, Logger: a.Log, Metrics: a.Metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build router: %w", err)
+	}
+	// Push channels register their senders here, before Recover, so recovered replies are delivered.
+	n, err := a.Router.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover unanswered messages: %w", err)
+	}
+	if n > 0 {
+		a.Log.Info("answered messages left unanswered by the last run", "count", n)
+	}
+	return a, nil
+}
+
+// Close stops the router and closes the stores; ctx bounds how long running sends may take.
+func (a *App) Close(ctx context.Context) {
+	if a.Router != nil {
+		a.Router.Close(ctx)
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+	if a.Cases != nil {
+		a.Cases.Close()
+	}
+}
+
+// Ready reports whether every store answers; /readyz serves it.
+func (a *App) Ready(ctx context.Context) error {
+	return errors.Join(a.Cases.Ping(ctx), a.Store.Ping(ctx))
+}
+
+// Serve serves HTTP on ln until ctx ends, with the background work (the outbox's delivery loop and
+// the notice relay) running beside it, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	auth, err := httpapi.NewAuthenticator(a.Config.Staff)
+	if err != nil {
+		return err
+	}
+	wc, err := webchat.New(webchat.Config{
+		Router: a.Router, AllowedOrigins: a.Config.AllowedOrigins, Logger: a.Log, Metrics: a.Metrics,
+		Location: a.Config.Location, Documents: a.Blobs,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.routes(auth, wc),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if err := a.startBackground(bgCtx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopBackground()
+	wc.Close() // websockets are hijacked connections: Shutdown does not see them
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startBackground starts what runs beside the requests until ctx ends: the outbox's delivery loop
+// (push channels) and the relay that turns the case service's notices into messages.
+func (a *App) startBackground(ctx context.Context) error {
+	if err := a.Router.StartDelivery(); err != nil {
+		return err
+	}
+	relay, err := channels.NewNoticeRelay(channels.NoticeRelayConfig{
+		Router: a.Router, Notices: a.Cases, Interval: time.Second, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	go relay.Run(ctx)
+	return nil
+}

@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClaimModeRuns keeps the load tool from rotting: a few customers file claims for about three
+// seconds against an in-process claimline, with the echo comparison. It asserts completion, zero errors
+// and at least one filed claim; never a speed.
+func TestClaimModeRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errw bytes.Buffer
+	res, err := run(ctx, []string{"--mode", "claim", "--clients", "3", "--duration", "3s"}, &out, &errw)
+	t.Logf("output:\n%s%s", out.String(), errw.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 {
+		t.Fatalf("%d errors: %v", res.Errors, res.FirstErrors)
+	}
+	if res.Claims < 1 || res.Turns < 1 {
+		t.Fatalf("no claim filed: %d turns, %d claims", res.Turns, res.Claims)
+	}
+	if res.EchoRoundTrips < 1 || !strings.Contains(out.String(), "figure") {
+		t.Fatalf("the echo comparison did not run")
+	}
+}
+
+// TestOtherModesRun runs the REST, steady and idle modes briefly (zero errors, something happened).
+func TestOtherModesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds")
+	}
+	for _, args := range [][]string{
+		{"--mode", "rest", "--clients", "2", "--duration", "2s"},
+		{"--mode", "steady", "--clients", "20", "--rate", "5", "--duration", "2s"},
+		{"--mode", "idle", "--clients", "20", "--duration", "100ms"},
+		{"--mode", "nlu", "--duration", "200ms"},
+	} {
+		t.Run(args[1], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var out, errw bytes.Buffer
+			res, err := run(ctx, args, &out, &errw)
+			t.Logf("output:\n%s%s", out.String(), errw.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors != 0 {
+				t.Fatalf("%d errors: %v", res.Errors, res.FirstErrors)
+			}
+			if res.Turns == 0 && res.PerConnBytes == 0 && res.Latency.N == 0 {
+				t.Fatal("nothing was measured")
+			}
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--mode", "nope"},
+		{"--url", "http://10.0.0.1:8080"},
+		{"--url", "http://example.com"},
+		{"--clients", "-1"},
+		{"--mode", "nlu", "--url", "http://127.0.0.1:1"},
+	} {
+		var out, errw bytes.Buffer
+		if _, err := run(context.Background(), args, &out, &errw); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
