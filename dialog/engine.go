@@ -316,6 +316,10 @@ func (e *Engine) handleText(t *turn) {
 			e.push(t, flowProgress)
 			return
 		}
+		// Incident details given while the identity check asks its questions are kept for the claim.
+		if n := len(st.Stack); top.Flow == flowIdentity && n > 1 && st.Stack[n-2].Flow == flowClaim {
+			absorb(t, st.Stack[n-2], top)
+		}
 		e.settle(t, e.flows[top.Flow].cont(t, top))
 		return
 	}
@@ -328,11 +332,33 @@ func (e *Engine) handleText(t *turn) {
 	case looksLikeIncident(text):
 		intent, conf = nlu.IntentFileClaim, 1
 	}
-	if conf < e.cfg.IntentThreshold || intent == nlu.IntentOutOfScope || intent == nlu.IntentAffirm || intent == nlu.IntentDeny {
+	if intent == nlu.IntentOutOfScope && conf >= e.cfg.IntentThreshold {
+		// Not something this service does: say what it does, with the menu; no flow is forced on
+		// the customer. It still counts as a miss: twice in a row, a person is offered.
+		if t.st.Misses++; t.st.Misses >= 2 {
+			t.st.Misses = 0
+			t.say(t.msg("misunderstood_twice"), t.personButtons()...)
+			return
+		}
+		t.menu("out_of_scope")
+		return
+	}
+	if conf < e.cfg.IntentThreshold || intent == nlu.IntentOutOfScope || intent == nlu.IntentAffirm || intent == nlu.IntentDeny ||
+		closeCall(intent, conf, res) {
 		e.clarify(t, res)
 		return
 	}
 	e.menuIntent(t, intent)
+}
+
+// closeCall says the two likeliest intents are both menu entries and too close to pick one ("my
+// claim": its progress, or a new one?): asking is better than guessing.
+func closeCall(intent string, conf float64, res nlu.Result) bool {
+	if conf >= 1 || len(res.IntentRanking) < 2 || res.IntentRanking[0].Name != intent {
+		return false
+	}
+	second := res.IntentRanking[1]
+	return isMenuIntent(intent) && isMenuIntent(second.Name) && conf-second.Confidence < 0.35
 }
 
 // menuIntent starts what the customer chose at the menu.
@@ -600,4 +626,5 @@ const (
 	actConfirm = "confirm"
 	actEdit    = "edit"
 	actSkip    = "skip"
+	actReview  = "review"
 )

@@ -30,7 +30,7 @@ func TestClaimEnglishMotor(t *testing.T) {
 		{say: "The rear bumper and the left door are dented, repair will cost about NT$28,000", want: []string{"plate number"}},
 		{say: "abc-1234", want: []string{"Please check these details:", "Claim type: Motor", "Policy: MT20250088",
 			"Claimant: David Lin", "Phone: +8869****4321", "When: 23 November 2026, 15:00", "Where: Zhongxiao East Road",
-			"Cause: Traffic accident", "What happened: The rear bumper and the left door are dented\n",
+			"Cause: Traffic accident", "What happened: The rear bumper and the left door are dented, repair will cost about NT$28,000\n",
 			"Estimated amount: NT$28,000", "Plate number: ABC-1234"}, buttons: []string{"Confirm and submit", "Change something"}},
 		{say: "change the place to NTU Hospital", want: []string{"OK, updated.", "Where: NTU Hospital"}},
 		{say: "the amount is 40000", want: []string{"Estimated amount: NT$40,000"}},
@@ -58,7 +58,7 @@ func TestSeveralFieldsInOneMessage(t *testing.T) {
 		{say: "前天晚上八點在家裡跌倒，手骨折", want: []string{"這次是意外受傷，請問是交通事故嗎？"}},
 		{press: "no", want: []string{"請簡單描述受傷與就醫情形"}},
 		{say: "左手骨折，在馬偕醫院打石膏，還不知道費用", want: []string{"時間：2026年11月22日（民國115年）20:00", "地點：家裡",
-			"原因：跌倒", "情形：左手骨折，馬偕醫院打石膏", "估計金額：未提供", "交通事故：不是"}},
+			"原因：跌倒", "情形：左手骨折，在馬偕醫院打石膏，還不知道費用", "估計金額：未提供", "交通事故：不是"}},
 		{press: "confirm", want: []string{"CLM-20261124-000001", "5. 存摺封面"}, not: []string{"6. "}},
 	})
 	c := e.cases("HL20240017")[0]
@@ -104,10 +104,11 @@ func TestFutureDateRefused(t *testing.T) {
 	e.script(append(verifyZh, []step{
 		{press: "type:medical", want: []string{"請問事情是什麼時候發生的？"}},
 		{say: "2027/1/5", want: []string{"發生時間不能是未來的日期", "請問事情是什麼時候發生的？"}},
-		{say: "115年11月20日", want: []string{"請問是在哪裡發生的？"}},
-		{say: "台北榮總", want: []string{"請問發生的原因是什麼？"}},
+		// A medical claim asks for the hospital and the illness (issue 3).
+		{say: "115年11月20日", want: []string{"請問是在哪一家醫院或診所就醫？"}},
+		{say: "台北榮總", want: []string{"請問病名或原因是什麼？"}},
 		{say: "急性腸胃炎", want: []string{"請簡單描述就醫情形"}},
-		{say: "急診後住院三天", want: []string{"時間：2026年11月20日（民國115年）", "地點：台北榮總", "原因：急性腸胃炎"}},
+		{say: "急診後住院三天", want: []string{"時間：2026年11月20日（民國115年）", "就醫醫院：台北榮總", "病名/原因：急性腸胃炎"}},
 	}...))
 }
 
@@ -117,8 +118,7 @@ func TestCorrectionAtReadBack(t *testing.T) {
 		{say: "我昨天下午三點在忠孝東路出車禍，腳骨折住院"},
 		{say: "HL20240017"},
 		{say: "A123456789"},
-		{say: "74/3/2"},
-		{say: "是"},
+		{say: "74/3/2"}, // 出車禍 answered "是交通事故嗎？" already
 		{say: "右腿骨折，在台大醫院住院，費用大概三萬五", want: []string{"地點：忠孝東路"}},
 		// By button.
 		{press: "edit", want: []string{"請問要修改哪一項？"}, buttons: []string{"地點", "時間", "估計金額", "聯絡電話", "交通事故"}},
@@ -179,7 +179,7 @@ func TestProgressDigressionMidForm(t *testing.T) {
 		{press: "type:medical", want: []string{"什麼時候發生"}},
 		{say: "我上一件理賠的進度如何？", want: []string{"您的理賠案件：", old.ID, "等待您補齊文件", "還缺：", "理賠申請書",
 			"我們回到剛才的申請。請問事情是什麼時候發生的？"}},
-		{say: "昨天", want: []string{"請問是在哪裡發生的？"}},
+		{say: "昨天", want: []string{"請問是在哪一家醫院或診所就醫？"}},
 	}...))
 }
 
@@ -201,8 +201,7 @@ func TestIdempotentSubmit(t *testing.T) {
 		{say: "我昨天下午三點在忠孝東路出車禍，腳骨折住院"},
 		{say: "HL20240017"},
 		{say: "A123456789"},
-		{say: "74/3/2"},
-		{say: "是"},
+		{say: "74/3/2"}, // 出車禍 answered "是交通事故嗎？" already
 		{say: "右腿骨折，費用三萬五"},
 		{press: "confirm", want: []string{"CLM-20261124-000001"}},
 	})
@@ -308,8 +307,7 @@ func TestSubmitErrorsKeepTheForm(t *testing.T) {
 		{say: "我昨天下午三點在忠孝東路出車禍，腳骨折住院"},
 		{say: "HL20240017"},
 		{say: "A123456789"},
-		{say: "74/3/2"},
-		{say: "是"},
+		{say: "74/3/2"}, // 出車禍 answered "是交通事故嗎？" already
 		{say: "右腿骨折，費用三萬五", want: []string{"請確認以下資料"}},
 	})
 	fc.err = casesvc.Errorf(casesvc.EUNAVAILABLE, "down")

@@ -20,21 +20,48 @@ type field struct {
 	missReason string
 	// freeText fields take the rest of the answer when asked.
 	freeText bool
+	// verbatim free-text fields keep the whole answer: the customer's own words (other fields still
+	// take their values from it).
+	verbatim bool
 	// filled runs after a value is stored (to derive other slots).
 	filled func(t *turn, f *frame, val string)
+	// merge combines a new value with the old one it replaces ("不對，是前天" keeps the time of day).
+	merge func(t *turn, f *frame, old, val string) string
 }
 
 func (fd *field) active(t *turn, f *frame) bool { return fd.when == nil || fd.when(t, f) }
 
+// fillResult is what one message did to a form.
+type fillResult struct {
+	// reasons are message keys for invalid values, said before the next question.
+	reasons []string
+	// askedOK is true when the asked field got a value.
+	askedOK bool
+	// redirected lists the fields filled from an answer that held only their values, given to a
+	// free-text question ("ABC-1234" to "describe the damage"): the question is asked again.
+	redirected []string
+}
+
 // fill takes every value it can from the current message. Only the asked field may be overwritten;
-// the others are filled only while empty. It returns the reasons (message keys) for invalid values
-// and whether the asked field got a value.
-func fill(t *turn, f *frame, fields []*field, text string) (reasons []string, askedOK bool) {
+// the others are filled only while empty (a field known to be unknown, "", counts as empty), except
+// when the whole answer to a free-text question is values of other fields: then those fields take
+// them, overwriting, and the free-text field stays unanswered.
+func fill(t *turn, f *frame, fields []*field, text string) fillResult {
+	var res fillResult
 	asked := f.Asked
 	var taken []string
+	store := func(fd *field, val string) {
+		if old := f.get(fd.name); old != "" && fd.merge != nil {
+			val = fd.merge(t, f, old, val)
+		}
+		f.set(fd.name, val)
+		if fd.filled != nil {
+			fd.filled(t, f, val)
+		}
+	}
 	try := func(fd *field, work string) string {
 		isAsked := fd.name == asked
-		if !isAsked && f.has(fd.name) {
+		if !isAsked && f.get(fd.name) != "" {
 			return work
 		}
 		raw, span, ok := fd.extract(t, f, work, isAsked)
@@ -49,33 +76,40 @@ func fill(t *turn, f *frame, fields []*field, text string) (reasons []string, as
 		if fd.validate != nil {
 			var reason string
 			if val, reason = fd.validate(t, f, raw); reason != "" {
-				reasons = append(reasons, reason)
+				res.reasons = append(res.reasons, reason)
 				if isAsked {
 					f.bump(fd.name)
 				}
 				return work
 			}
 		}
-		f.set(fd.name, val)
+		store(fd, val)
 		if isAsked {
-			askedOK = true
-		}
-		if fd.filled != nil {
-			fd.filled(t, f, val)
+			res.askedOK = true
 		}
 		return work
 	}
-	work := text
 	var askedFree *field
+	for _, fd := range fields {
+		if fd.name == asked && fd.active(t, f) && fd.freeText {
+			askedFree = fd
+		}
+	}
+	if askedFree != nil {
+		if vals := onlyValues(t, f, fields, text); len(vals) > 0 {
+			for _, v := range vals {
+				store(v.fd, v.val)
+				res.redirected = append(res.redirected, v.fd.name)
+			}
+			return res
+		}
+	}
+	work := text
 	// The asked field goes first (its answer is the point of the message), free text last (it takes
 	// what the typed fields left).
 	for _, fd := range fields {
-		if fd.name == asked && fd.active(t, f) {
-			if fd.freeText {
-				askedFree = fd
-			} else {
-				work = try(fd, work)
-			}
+		if fd.name == asked && fd.active(t, f) && !fd.freeText {
+			work = try(fd, work)
 		}
 	}
 	for _, fd := range fields {
@@ -84,33 +118,67 @@ func fill(t *turn, f *frame, fields []*field, text string) (reasons []string, as
 		}
 	}
 	if askedFree != nil && strings.TrimSpace(text) != "" {
-		raw := freeText(text, taken)
+		raw := strings.TrimSpace(text)
+		if !askedFree.verbatim {
+			raw = freeText(text, taken)
+		}
 		val, reason := raw, ""
 		if askedFree.validate != nil {
 			val, reason = askedFree.validate(t, f, raw)
 		}
 		if reason != "" {
-			reasons = append(reasons, reason)
+			res.reasons = append(res.reasons, reason)
 			f.bump(askedFree.name)
 		} else {
-			f.set(askedFree.name, val)
-			askedOK = true
-			if askedFree.filled != nil {
-				askedFree.filled(t, f, val)
-			}
+			store(askedFree, val)
+			res.askedOK = true
 		}
 	}
-	if asked != "" && !askedOK && len(reasons) == 0 {
+	if asked != "" && !res.askedOK && len(res.reasons) == 0 {
 		for _, fd := range fields {
 			if fd.name == asked && !f.has(asked) {
 				f.bump(asked)
 				if fd.missReason != "" {
-					reasons = append(reasons, fd.missReason)
+					res.reasons = append(res.reasons, fd.missReason)
 				}
 			}
 		}
 	}
-	return reasons, askedOK
+	return res
+}
+
+type foundValue struct {
+	fd  *field
+	val string
+}
+
+// onlyValues returns the typed fields' valid values when a message holds nothing else (besides
+// filler such as "about", "車牌是"), else nil.
+func onlyValues(t *turn, f *frame, fields []*field, text string) []foundValue {
+	var out []foundValue
+	work := text
+	for _, fd := range fields {
+		if fd.name == f.Asked || fd.freeText || !fd.active(t, f) {
+			continue
+		}
+		raw, span, ok := fd.extract(t, f, work, false)
+		if !ok || span == "" {
+			continue
+		}
+		val := raw
+		if fd.validate != nil {
+			var reason string
+			if val, reason = fd.validate(t, f, raw); reason != "" {
+				continue
+			}
+		}
+		work = strings.Replace(work, span, " ", 1)
+		out = append(out, foundValue{fd, val})
+	}
+	if len(out) == 0 || !onlyFiller(work) {
+		return nil
+	}
+	return out
 }
 
 func (f *frame) bump(name string) {

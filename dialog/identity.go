@@ -110,6 +110,28 @@ func identityPrefill(t *turn, text string) (map[string]string, string) {
 	return f.Slots, text
 }
 
+// withoutIdentity is a message answering the identity check minus its identity values (policy
+// number, ID number, birth date), for what it may also say about the incident. ok is false when a
+// birth date cannot be told apart from an incident date in it.
+func withoutIdentity(t *turn, text, asked string) (string, bool) {
+	if _, e, ok := t.e.nlu.PolicyNumber(text); ok {
+		text = strings.Replace(text, e.Text, " ", 1)
+	}
+	if id, _, found := t.e.nlu.NationalIDCandidate(text, asked == "national_id"); found {
+		text = strings.Replace(text, id, " ", 1)
+		text = strings.Replace(text, strings.ToLower(id), " ", 1)
+	}
+	if asked == "birth_date" {
+		if d, ok := t.e.nlu.BirthDate(text); ok {
+			text = stripDates(text)
+			if w, ok := t.e.nlu.IncidentTime(text, t.now); ok && w.Time.Format(time.DateOnly) == d.Format(time.DateOnly) {
+				return "", false
+			}
+		}
+	}
+	return text, true
+}
+
 // stripDates removes date-shaped tokens (74/3/2, 1985-03-02) after a birth date was taken.
 func stripDates(text string) string {
 	var out []string
@@ -134,15 +156,15 @@ func (identityFlow) begin(t *turn, f *frame) status {
 		}
 	}
 	if len(text) > 0 {
-		reasons, _ := fill(t, f, identityFields, strings.Join(text, " "))
-		return identityNext(t, f, reasons)
+		r := fill(t, f, identityFields, strings.Join(text, " "))
+		return identityNext(t, f, r.reasons)
 	}
 	return identityNext(t, f, nil)
 }
 
 func (identityFlow) cont(t *turn, f *frame) status {
-	reasons, _ := fill(t, f, identityFields, t.text)
-	return identityNext(t, f, reasons)
+	r := fill(t, f, identityFields, t.text)
+	return identityNext(t, f, r.reasons)
 }
 
 func (identityFlow) resume(t *turn, f *frame, child *frame, st status) status {

@@ -205,7 +205,7 @@ func pickClaimType(text string, covered []string) (string, []string) {
 func inferCause(text string) string {
 	s := squash(text)
 	switch {
-	case containsAny(s, "車禍", "车祸", "撞車", "擦撞", "被撞", "追撞", "機車撞", "汽車撞", "caraccident", "trafficaccident", "crash", "collision", "hitbyacar", "rearended"):
+	case containsAny(s, "車禍", "车祸", "撞車", "擦撞", "被撞", "追撞", "機車撞", "汽車撞", "caraccident", "trafficaccident", "crash", "collision", "hitbyacar", "rearended", "carwashit", "gothit", "washitby", "車被撞", "機車撞", "摩托車"):
 		return "cause.traffic_accident"
 	case containsAny(s, "跌倒", "摔倒", "摔傷", "滑倒", "fell", "slipped", "afall"):
 		return "cause.fall"
@@ -222,25 +222,42 @@ func inferCause(text string) string {
 func isInjury(text string) bool { return containsAny(squash(text), kwInjury...) }
 func isDeath(text string) bool  { return containsAny(squash(text), kwDeath...) }
 
-// yesNo reads an answer to a yes/no question: "yes", "no" or "".
+// yesNo reads an answer to a yes/no question: "yes", "no" or "". Natural answers count (對, 是的,
+// 沒錯, 嗯, yeah, yep, right; 不是, 沒有, nope); an "I'm not sure" is no answer.
 func yesNo(t *turn) string {
 	switch t.action {
 	case actYes, actNo:
 		return t.action
 	}
 	s := squash(t.text)
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(t.text), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }) {
+		words[strings.ReplaceAll(w, "'", "")] = true
+	}
+	anyWord := func(ws ...string) bool {
+		for _, w := range ws {
+			if words[w] {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
 	case s == "":
 		return ""
-	case containsAny(s, "不是", "不對", "沒有", "没有", "不算", "否", "nope", "wasnt", "isnt", "not"), s == "no", s == "n", s == "不":
+	case containsAny(s, "不確定", "不知道", "不清楚", "不一定", "不确定", "notsure", "dontknow") || anyWord("unsure", "maybe"):
+		return ""
+	case containsAny(s, "不是", "不對", "不对", "沒有", "没有", "不算", "否") || s == "不" || s == "沒" ||
+		anyWord("no", "nope", "nah", "not", "wasnt", "isnt", "didnt", "wasn", "isn"):
 		return actNo
-	case containsAny(s, "是", "對", "对", "沒錯", "没错", "有", "yes", "yeah", "yep", "correct", "right"), s == "y", s == "嗯", s == "好":
+	case containsAny(s, "是", "對", "对", "沒錯", "没错", "有", "嗯", "恩") || s == "好" || s == "好的" || s == "可以" ||
+		anyWord("yes", "yeah", "yep", "yup", "ya", "correct", "right", "sure", "indeed", "ok", "okay", "y", "true"):
 		return actYes
 	}
-	switch t.parse().Intent.Name {
-	case nlu.IntentAffirm:
+	switch r := t.parse(); {
+	case r.Intent.Name == nlu.IntentAffirm && r.Intent.Confidence >= 0.5:
 		return actYes
-	case nlu.IntentDeny:
+	case r.Intent.Name == nlu.IntentDeny && r.Intent.Confidence >= 0.5:
 		return actNo
 	}
 	return ""
@@ -258,11 +275,18 @@ func isSkip(t *turn) bool {
 
 var (
 	// 在X followed by what happened there: "在忠孝東路出車禍" -> 忠孝東路.
-	zhPlace = regexp.MustCompile(`在([^在，。,.!！?？；;\s]{1,20}?)(?:出車禍|出事|發生|被|跌倒|跌|摔|騎|開車|走路|的時候|時候|時|受傷|撞|出了|住院|看病|就醫|，|,|。|！|!|；|;|\s|$)`)
+	zhPlace = regexp.MustCompile(`在([^在，。,.!！?？；;\s]{1,20}?)(?:出車禍|出事|發生|被|跌倒|跌|摔|滑倒|滑|絆倒|昏倒|暈倒|燙|扭|割|騎|開車|走路|的時候|時候|時|受傷|撞|出了|住院|看病|就醫|就診|急診|開刀|手術|治療|，|,|。|！|!|；|;|\s|$)`)
+	// 到/去/送X when X is a medical place: "到台大醫院住院" -> 台大醫院. Other words after 到 ("撞到",
+	// "收到") are not places, so X must end in one of these.
+	zhToPlace = regexp.MustCompile(`(?:到|去|送|至|进|進)([^到去送至在，。,.!！?？；;\s]{1,15}?(?:醫院|医院|診所|诊所|醫學中心|医学中心|榮總|荣总|長庚|长庚|馬偕|马偕|急診室|急诊室|衛生所|卫生所))`)
+	// A hospital or clinic named anywhere: "台大醫院住院三天" -> 台大醫院.
+	zhHospital = regexp.MustCompile(`([^\s，。,.!！?？；;、到去送至在於于的了和跟與及因為为是從从被就]{2,12}?(?:醫院|医院|診所|诊所|醫學中心|医学中心))`)
 	// at/on/near/in followed by capitalised words: "on Zhongxiao East Road".
-	enPlace   = regexp.MustCompile(`\b(?:[Aa]t|[Oo]n|[Nn]ear|[Ii]n)\s+((?:the\s+)?[A-Z][\w'.&-]*(?:\s+(?:[A-Z0-9][\w'.&-]*|of|and))*)`)
-	notPlaceZ = []string{"昨天", "今天", "前天", "點", "上午", "下午", "晚上", "早上", "中午", "凌晨", "月", "年", "週", "禮拜", "星期"}
-	notPlaceE = regexp.MustCompile(`^(?:the\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|I|The morning|The afternoon|The evening)\b`)
+	enPlace = regexp.MustCompile(`\b(?:[Aa]t|[Oo]n|[Nn]ear|[Ii]n)\s+((?:the\s+)?[A-Z][\w'.&-]*(?:\s+(?:[A-Z0-9][\w'.&-]*|of|and))*)`)
+	// "taken to NTU Hospital", "NTU Hospital".
+	enHospital = regexp.MustCompile(`\b((?:[A-Z][\w'.&-]*\s+)+(?:Hospital|Clinic|Medical Center|Medical Centre|Memorial Hospital))\b`)
+	notPlaceZ  = []string{"昨天", "今天", "前天", "點", "上午", "下午", "晚上", "早上", "中午", "凌晨", "月", "年", "週", "禮拜", "星期"}
+	notPlaceE  = regexp.MustCompile(`^(?:the\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|I|The morning|The afternoon|The evening)\b`)
 )
 
 // extractPlace finds where it happened in a sentence, "" when the sentence does not say.
@@ -280,12 +304,54 @@ func extractPlace(text string) string {
 		}
 		return p
 	}
+	if m := zhToPlace.FindStringSubmatch(text); m != nil && !containsAny(m[1], notPlaceZ...) {
+		return m[1]
+	}
+	if m := zhHospital.FindStringSubmatch(text); m != nil && !containsAny(m[1], notPlaceZ...) {
+		return m[1]
+	}
 	for _, m := range enPlace.FindAllStringSubmatch(text, -1) {
 		p := strings.TrimRight(m[1], ".")
 		if notPlaceE.MatchString(p) {
 			continue
 		}
 		return p
+	}
+	if m := enHospital.FindStringSubmatch(text); m != nil && !notPlaceE.MatchString(m[1]) {
+		return m[1]
+	}
+	return ""
+}
+
+var (
+	// 因為X / 因X / 由於X followed by what it led to: "因為急性肺炎到台大醫院住院" -> 急性肺炎.
+	zhCause = regexp.MustCompile(`(?:因為|因为|由於|由于|因)([^，。,.!！?？；;\s]{2,15}?)(?:而|所以|導致|导致|到|去|送|在|住院|入院|就醫|就医|就診|就诊|看診|看病|開刀|手術|急診|，|,|。|！|!|；|;|\s|$)`)
+	// due to / because of / caused by X: "due to acute pneumonia".
+	enCause = regexp.MustCompile(`(?i)\b(?:due to|because of|caused by|diagnosed with|for)\s+((?:acute|chronic|severe|a|an)?\s*[a-z][a-z' -]{2,40}?)(?:\s+(?:at|in|on|and|to|yesterday|today|last|since|for|from)\b|[,.;!]|$)`)
+)
+
+// explicitCause finds a cause the customer named ("因為急性肺炎", "due to pneumonia"), "" when none.
+func explicitCause(text string) string {
+	for _, m := range zhCause.FindAllStringSubmatchIndex(text, -1) {
+		if m[0] > 0 {
+			prev, _ := utf8.DecodeLastRuneInString(text[:m[0]])
+			if strings.ContainsRune("原基", prev) { // 原因, 基因
+				continue
+			}
+		}
+		c := text[m[2]:m[3]]
+		if strings.HasPrefix(c, "此") || strings.HasPrefix(c, "為") || containsAny(c, notPlaceZ...) {
+			continue
+		}
+		return c
+	}
+	for _, m := range enCause.FindAllStringSubmatch(text, -1) {
+		c := strings.TrimSpace(m[1])
+		if strings.HasPrefix(strings.ToLower(text[strings.Index(text, m[0]):]), "for") &&
+			!containsAny(strings.ToLower(c), "itis", "monia", "cancer", "fever", "flu", "infection", "disease", "fracture", "stroke", "attack") {
+			continue // "for" names a cause only when a diagnosis follows
+		}
+		return c
 	}
 	return ""
 }
@@ -391,4 +457,20 @@ func cleanPlace(s string) string {
 		}
 	}
 	return s
+}
+
+// Filler around a value given alone ("車牌是 ABC-1234", "about 40000", "不對，是前天"), longest first.
+var valueFiller = []string{"車牌號碼", "车牌号码", "應該是", "应该是", "差不多", "approximately", "estimated", "number", "license",
+	"licence", "roughly", "actually", "estimate", "dollars", "車牌", "车牌", "號碼", "号码", "大概", "大約", "大约", "估計", "估计",
+	"費用", "费用", "金額", "金额", "花了", "左右", "總共", "不對", "不对", "其實", "其实", "plate", "around", "amount", "repair",
+	"about", "costs", "sorry", "total", "cost", "was", "its", "the", "is", "it", "my", "nt", "no", "oh", "ok", "約", "约", "是",
+	"元", "塊", "块", "喔", "哦", "嗯", "啦", "的", "了"}
+
+// onlyFiller says a message, once the values were taken out, holds nothing of its own.
+func onlyFiller(rest string) bool {
+	s := squash(rest)
+	for _, w := range valueFiller {
+		s = strings.ReplaceAll(s, w, "")
+	}
+	return utf8.RuneCountInString(s) < 2
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Builtin is the offline parser: a classifier trained at start-up from the embedded training set, and
@@ -57,18 +58,63 @@ func (b *Builtin) Parse(ctx context.Context, text, lang string, now time.Time) (
 	if lang == "" {
 		lang = DetectLang(text)
 	}
-	ranking := b.clf.classify(text)
+	ents := b.Extract(text, now)
+	ranking := b.clf.classify(text, !hasOwnWords(text, ents))
 	return Result{
 		Text:          text,
 		Lang:          lang,
 		Intent:        ranking[0],
 		IntentRanking: ranking,
-		Entities:      b.Extract(text, now),
+		Entities:      ents,
 	}, nil
 }
 
-// Classify ranks the intents for a text, best first; confidences sum to 1.
-func (b *Builtin) Classify(text string) []Intent { return b.clf.classify(text) }
+// Classify ranks the intents for a text, best first; confidences sum to 1. A text with no words outside
+// its entities (an ID, a policy number, a date alone) gets a damped, low-confidence ranking: it is an
+// answer to a question, not a request.
+func (b *Builtin) Classify(text string) []Intent {
+	return b.clf.classify(text, !hasOwnWords(text, b.Extract(text, time.Now())))
+}
+
+// hasOwnWords reports whether text has a Chinese character, or a Latin word of two or more letters and
+// no digits, outside the entity spans. Identifier-like tokens (A123456788, 5000) are not words.
+func hasOwnWords(text string, ents []Entity) bool {
+	i, e := 0, 0
+	inWord, letters, digits := false, 0, false
+	end := func() bool {
+		ok := inWord && letters >= 2 && !digits
+		inWord, letters, digits = false, 0, false
+		return ok
+	}
+	for _, r := range text {
+		for e < len(ents) && ents[e].End <= i {
+			e++
+		}
+		inEnt := e < len(ents) && ents[e].Start <= i && i < ents[e].End
+		i++
+		r = foldRune(r)
+		switch {
+		case inEnt:
+			if end() {
+				return true
+			}
+		case isHan(r):
+			if cjkDigit(r) < 0 && cjkUnit(r) == 0 {
+				return true
+			}
+		case isDigit(r):
+			inWord, digits = true, true
+		case unicode.IsLetter(r):
+			inWord = true
+			letters++
+		default:
+			if end() {
+				return true
+			}
+		}
+	}
+	return end()
+}
 
 // Extract returns every entity in the text, ordered by Start, non-overlapping (the longest match wins).
 // Dates without a year, weekdays and bare times resolve to their most recent past occurrence (incident

@@ -5,13 +5,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Date and time patterns run on the folded text (lowercase, half-width, Traditional), so Simplified and
 // full-width input match the same patterns.
 const (
 	cnSmall  = `[零〇一二兩三四五六七八九十]`
-	period   = `(凌晨|清晨|早上|早晨|上午|中午|下午|傍晚|晚上|晚間|夜裡|夜間|半夜|深夜|午夜)`
+	period   = `(凌晨|清晨|早上|早晨|上午|中午|下午|傍晚|晚上|晚間|夜裡|夜間|半夜|深夜|午夜|早|晚)` // 早/晚 only right before a digit
 	monthsEn = `(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)`
 	enPeriod = `(?:\s+in\s+the\s+(morning|afternoon|evening)|\s+at\s+(night))?`
 )
@@ -24,18 +25,19 @@ var (
 	reZhDate   = regexp.MustCompile(`(?:(民國|民国|西元|公元)\s*)?(?:(今年|去年|前年)|(\d{2,4}|[零〇一二兩三四五六七八九十百]{2,6})\s*年)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*(\d{1,2}|[一二三四五六七八九十]{1,4})\s*(日|號)?`)
 	reEnMD     = regexp.MustCompile(`\b` + monthsEn + `\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4})\b)?`)
 	reEnDM     = regexp.MustCompile(`\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?` + monthsEn + `\b\.?(?:,?\s*(\d{4})\b)?`)
-	reZhRel    = regexp.MustCompile(`大前天|前天|昨天|昨日|今天|今日|大後天|後天|明天|明日|昨晚|昨夜|今晚|今早|今晨|昨早`)
 	reZhAgo    = regexp.MustCompile(`(\d{1,3}|[一二兩三四五六七八九十]{1,3})\s*(?:個)?\s*(天|日|星期|禮拜|週)\s*(?:以)?前`)
 	reZhWeek   = regexp.MustCompile(`(上上|上|這|本|下)?\s*(?:個)?\s*(?:週|星期|禮拜)\s*([一二三四五六日天七1-7])`)
 	reEnRel    = regexp.MustCompile(`\b(the\s+day\s+before\s+yesterday|day\s+before\s+yesterday|(?:yesterday|today)\s+(?:morning|afternoon|evening|night)|yesterday|today|tonight|last\s+night|this\s+morning|this\s+afternoon|this\s+evening|tomorrow)\b`)
 	reEnAgo    = regexp.MustCompile(`\b(\d{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten)\s+(days?|weeks?)\s+ago\b`)
-	reEnWeek   = regexp.MustCompile(`\b(?:(last|this|next|on|past)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b`)
+	reEnWeek   = regexp.MustCompile(`\b(?:(last|this|next|on|past)\s+)?(?:(last|this|next)\s+week(?:'s)?\s+(?:on\s+)?)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b(?:\s+(last|this|next)\s+week\b)?`)
+	reZhDay    = regexp.MustCompile(`(?:(上個月|上月|這個月|這月|本月)\s*)?(\d{1,2}|[一二三四五六七八九十]{1,3})\s*(號|日)`)
+	reEnDay    = regexp.MustCompile(`\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\b(?:\s+of\s+(last|this)\s+month\b)?`)
 	reZhTime   = regexp.MustCompile(`(?:` + period + `\s*)?(\d{1,2}|` + cnSmall + `{1,3})\s*(?:點鐘|點|時)(?:(半)|(一刻|三刻)|(\d{1,2}|` + cnSmall + `{1,3})\s*分?)?`)
 	reColon    = regexp.MustCompile(`(?:` + period + `\s*)?(?:at\s+)?(\d{1,2}):(\d{2})(?::\d{2})?(?:\s*(am|pm|a\.m\.|p\.m\.))?` + enPeriod)
 	reAmPm     = regexp.MustCompile(`\b(?:at\s+)?(\d{1,2})\s*(am|pm|a\.m\.|p\.m\.)`)
 	reAtBare   = regexp.MustCompile(`\bat\s+(\d{1,2})(?:\s*o'?clock)?\b` + enPeriod)
 	reOClock   = regexp.MustCompile(`\b(\d{1,2})\s*o'?clock\b` + enPeriod)
-	reNoon     = regexp.MustCompile(`中午|午夜|\b(?:at\s+)?(?:noon|midnight)\b`)
+	reNoonEn   = regexp.MustCompile(`\b(?:at\s+)?(?:noon|midnight)\b`)
 	reJoinWord = regexp.MustCompile(`^[\s,]*(?:的|t|大概|大約|約|在)?[\s,]*$`)
 )
 
@@ -222,14 +224,24 @@ func findDates(f *folded, today time.Time) []dateCand {
 			out = append(out, relDay(m[0], m[1], today.AddDate(0, 0, -n), ""))
 		}
 		for _, m := range reEnWeek.FindAllStringSubmatchIndex(s, -1) {
-			wd := enWeekday(sub(s, m, 2))
+			wd := enWeekday(sub(s, m, 3))
+			pre, wk := sub(s, m, 1), sub(s, m, 2)+sub(s, m, 4) // "last week Friday", "Friday last week"
+			if sub(s, m, 2) != "" && sub(s, m, 4) != "" || wk != "" && pre != "" && pre != "on" {
+				continue
+			}
 			var d time.Time
-			switch sub(s, m, 1) {
-			case "last", "past":
-				d = lastWeekday(today, wd, true)
-			case "this":
+			switch {
+			case wk == "last":
+				d = weekOf(today, -1, wd)
+			case wk == "this":
 				d = weekOf(today, 0, wd)
-			case "next":
+			case wk == "next":
+				d = weekOf(today, 1, wd)
+			case pre == "last" || pre == "past":
+				d = lastWeekday(today, wd, true)
+			case pre == "this":
+				d = weekOf(today, 0, wd)
+			case pre == "next":
 				d = weekOf(today, 1, wd)
 			default:
 				d = lastWeekday(today, wd, false)
@@ -237,7 +249,7 @@ func findDates(f *folded, today time.Time) []dateCand {
 			out = append(out, relDay(m[0], m[1], d, ""))
 		}
 	}
-	for _, m := range reZhRel.FindAllStringIndex(s, -1) {
+	for _, m := range findWords(s, zhRelWords) {
 		w := s[m[0]:m[1]]
 		off, per := 0, ""
 		switch w {
@@ -276,6 +288,21 @@ func findDates(f *folded, today time.Time) []dateCand {
 			out = append(out, relDay(m[0], m[1], today.AddDate(0, 0, -n), ""))
 		}
 	}
+	if strings.Contains(s, "號") || strings.Contains(s, "日") {
+		for _, m := range reZhDay.FindAllStringSubmatchIndex(s, -1) {
+			if c, ok := zhDayOfMonth(f, m, today); ok {
+				out = append(out, c)
+			}
+		}
+	}
+	if strings.Contains(s, "the") {
+		for _, m := range reEnDay.FindAllStringSubmatchIndex(s, -1) {
+			d := atoi(sub(s, m, 1))
+			if c, ok := dayOfMonth(m[0], m[1], today, d, map[string]int{"last": -1}[sub(s, m, 2)], sub(s, m, 2) != ""); ok {
+				out = append(out, c)
+			}
+		}
+	}
 	if !strings.Contains(s, "週") && !strings.Contains(s, "星期") && !strings.Contains(s, "禮拜") {
 		return out
 	}
@@ -295,6 +322,97 @@ func findDates(f *folded, today time.Time) []dateCand {
 			d = lastWeekday(today, wd, false)
 		}
 		out = append(out, relDay(m[0], m[1], d, ""))
+	}
+	return out
+}
+
+// zhDayOfMonth turns "20號", "二十號", "上個月20號", "20日那天" into a day. 號 after a number is a day
+// unless it names a bus, a line, a floor or a room ("3號出口", "5號線"); 日 alone is a day only at the end
+// of a phrase or before a part of day ("20日晚上"), not in a duration ("住院20日").
+func zhDayOfMonth(f *folded, m []int, today time.Time) (dateCand, bool) {
+	s := f.norm
+	if !f.digitBounded(m[4], m[5]) || m[2] < 0 && (strings.HasSuffix(s[:m[4]], "月") || strings.HasSuffix(s[:m[4]], "第")) {
+		return dateCand{}, false
+	}
+	d, ok := parseInt(sub(s, m, 2))
+	if !ok {
+		return dateCand{}, false
+	}
+	rest := s[m[1]:]
+	if sub(s, m, 3) == "號" {
+		for _, w := range []string{"樓", "房", "病", "床", "線", "出口", "門", "公車", "車", "窗", "碼", "館", "巷", "弄", "店", "櫃", "機"} {
+			if strings.HasPrefix(rest, w) {
+				return dateCand{}, false
+			}
+		}
+	} else {
+		r := f.after(m[1])
+		if isHan(r) && !reDayFollow.MatchString(rest) || strings.HasSuffix(s[:m[0]], "院") || strings.HasSuffix(s[:m[0]], "養") {
+			return dateCand{}, false
+		}
+	}
+	months, explicit := 0, false
+	switch sub(s, m, 1) {
+	case "上個月", "上月":
+		months, explicit = -1, true
+	case "這個月", "這月", "本月":
+		explicit = true
+	}
+	return dayOfMonth(m[0], m[1], today, d, months, explicit)
+}
+
+var reDayFollow = regexp.MustCompile(`^(?:那天|當天|的時候|晚上|下午|上午|早上|中午|凌晨|傍晚|半夜|左右|發生|出事|出車禍|住院|被|在|我)`)
+
+// dayOfMonth resolves a day of the month: in the month `months` away when explicit, otherwise the most
+// recent past occurrence (this month when the day has come, else last month).
+func dayOfMonth(b0, b1 int, today time.Time, d, months int, explicit bool) (dateCand, bool) {
+	if d < 1 || d > 31 {
+		return dateCand{}, false
+	}
+	first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, today.Location())
+	if !explicit && d > today.Day() {
+		months = -1
+	}
+	for i := 0; i < 12; i++ {
+		mo := first.AddDate(0, months-i, 0)
+		if validYMD(mo.Year(), int(mo.Month()), d) {
+			return dateCand{b0: b0, b1: b1, y: mo.Year(), m: int(mo.Month()), d: d, hasYear: true}, true
+		}
+		if explicit {
+			return dateCand{}, false
+		}
+	}
+	return dateCand{}, false
+}
+
+// zhRelWords are the relative day words, in the order a leftmost-first alternation would try them.
+var zhRelWords = []string{"大前天", "前天", "昨天", "昨日", "今天", "今日", "大後天", "後天", "明天", "明日", "昨晚", "昨夜", "今晚", "今早", "今晨", "昨早"}
+
+// wordStarts are the first characters of the words findWords is used with.
+const wordStarts = "大前昨今後明中午"
+
+// findWords finds the words, left to right and non-overlapping (the first listed wins at a position),
+// as the alternation regexp would, without running one.
+func findWords(s string, words []string) [][]int {
+	var out [][]int
+	for i := 0; i < len(s); {
+		hit := false
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !strings.ContainsRune(wordStarts, r) {
+			i += n
+			continue
+		}
+		for _, w := range words {
+			if strings.HasPrefix(s[i:], w) {
+				out = append(out, []int{i, i + len(w)})
+				i += len(w)
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			i += n
+		}
 	}
 	return out
 }
@@ -379,9 +497,22 @@ func findTimes(f *folded) []timeCand {
 		out = append(out, timeCand{b0: b0, b1: b1, h: h, m: m, explicit: explicit})
 	}
 	if strings.ContainsAny(s, "點時") {
-		for _, m := range reZhTime.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findNear(reZhTime, s, func(r rune) bool { return r == '點' || r == '時' }, 30, 30) {
 			if !f.digitBounded(m[4], m[1]) {
 				continue
+			}
+			per := sub(s, m, 1)
+			if per == "早" || per == "晚" {
+				// 晚8點, 早9點: only with a digit right after (晚一點 = a bit later, 早點 = early).
+				if m[3] != m[4] || !isDigit(f.after(m[3])) {
+					if m[2] >= 0 {
+						m = append([]int(nil), m...)
+						m[0], m[2], m[3] = m[4], -1, -1
+					}
+					per = ""
+				} else {
+					per += "上"
+				}
 			}
 			h, ok := parseInt(sub(s, m, 2))
 			if !ok {
@@ -402,7 +533,7 @@ func findTimes(f *folded) []timeCand {
 					continue
 				}
 			}
-			add(m[0], m[1], h, mi, sub(s, m, 1), "", "")
+			add(m[0], m[1], h, mi, per, "", "")
 			if m[2] >= 0 {
 				// Also without its part of day, so 昨晚 + 十一點 can pair up.
 				add(m[4], m[1], h, mi, "", "", "")
@@ -436,7 +567,11 @@ func findTimes(f *folded) []timeCand {
 	if !strings.Contains(s, "午") && !strings.Contains(s, "noon") && !strings.Contains(s, "midnight") {
 		return out
 	}
-	for _, m := range reNoon.FindAllStringIndex(s, -1) {
+	noon := findWords(s, []string{"中午", "午夜"})
+	if strings.Contains(s, "noon") || strings.Contains(s, "midnight") {
+		noon = append(noon, reNoonEn.FindAllStringIndex(s, -1)...)
+	}
+	for _, m := range noon {
 		w := s[m[0]:m[1]]
 		if strings.HasSuffix(w, "中午") || strings.HasSuffix(w, "noon") {
 			out = append(out, timeCand{b0: m[0], b1: m[1], h: 12, explicit: true})

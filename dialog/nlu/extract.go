@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // cand is an entity before overlap resolution. prio breaks ties between equally long matches.
@@ -23,8 +25,9 @@ var (
 	reEmail      = regexp.MustCompile(`[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)
 	reMobile     = regexp.MustCompile(`(?:\+?886[\s\-]?\(?0?\)?|0)9\d{2}[\s\-]?\d{3}[\s\-]?\d{3}`)
 	reLandline   = regexp.MustCompile(`(?:\+?886[\s\-]?\(?0?|\(?0)[2-8]\d{0,3}\)?[\s\-]?\d{3,4}[\s\-]?\d{4}`)
-	// A run of Arabic and/or Chinese numerals with an optional currency before and after.
-	reAmount = regexp.MustCompile(`(nt\$|us\$|ntd|twd|nt|新台幣|新臺幣|台幣|臺幣|\$)?\s*((?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[` + cnNum + `]|點[零〇一二三四五六七八九])+)(\s*(?:多|幾)?\s*(?:元|塊錢|塊|圓|dollars?|bucks|ntd|twd|nt|k\b))?`)
+	// A run of Arabic and/or Chinese numerals with an optional currency before and after. This is the
+	// reference definition: amountMatches computes the same matches faster (FuzzAmountMatches checks).
+	reAmount = regexp.MustCompile(`(nt\s?\$|us\$|ntd|twd|nt|新台幣|新臺幣|台幣|臺幣|\$)?\s*((?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[` + cnNum + `]|點[零〇一二三四五六七八九])+)(\s*(?:多|幾)?\s*(?:元|塊錢|塊|圓|dollars?|bucks|ntd|twd|nt|k\b))?`)
 )
 
 // Priorities for equally long candidates.
@@ -57,6 +60,9 @@ func (b *Builtin) candidates(f *folded, now time.Time) []cand {
 		out = phoneCands(f, out)
 	}
 	out = amountCands(f, out, true)
+	if strings.Contains(s, "thousand") || strings.Contains(s, "hundred") || strings.Contains(s, "million") || strings.Contains(s, "grand") {
+		out = enAmountCands(f, out)
+	}
 	out = b.dateTimeCands(f, now, out)
 	return out
 }
@@ -135,11 +141,92 @@ func phoneE164(raw string) (string, bool) {
 	return "+886" + ds, true
 }
 
+// findNear runs re only on windows around the "core" runes of s (back and fwd bytes either side, merged
+// when they overlap), with indexes relative to s. It is FindAllStringSubmatchIndex for patterns whose
+// matches always contain a core rune and reach at most back/fwd bytes beyond it, and it spares the
+// regexp engine from trying every position of a long message (Go's regexp has no fast literal skip
+// for patterns with optional prefixes).
+func findNear(re *regexp.Regexp, s string, isCore func(rune) bool, back, fwd int) [][]int {
+	var out [][]int
+	ws, we := -1, -1
+	flush := func() {
+		if ws < 0 {
+			return
+		}
+		for _, m := range re.FindAllStringSubmatchIndex(s[ws:we], -1) {
+			for i := range m {
+				if m[i] >= 0 {
+					m[i] += ws
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	for i, r := range s {
+		if !isCore(r) {
+			continue
+		}
+		a, b := max(0, i-back), min(len(s), i+utf8.RuneLen(r)+fwd)
+		for a < len(s) && !utf8.RuneStart(s[a]) {
+			a++
+		}
+		for b < len(s) && !utf8.RuneStart(s[b]) {
+			b++
+		}
+		if ws >= 0 && a <= we {
+			we = max(we, b)
+			continue
+		}
+		flush()
+		ws, we = a, b
+	}
+	flush()
+	return out
+}
+
+var (
+	reAmountPre  = regexp.MustCompile(`(nt\s?\$|us\$|ntd|twd|nt|新台幣|新臺幣|台幣|臺幣|\$)\s*$`)
+	reAmountBody = regexp.MustCompile(`^((?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[` + cnNum + `]|點[零〇一二三四五六七八九])+)(\s*(?:多|幾)?\s*(?:元|塊錢|塊|圓|dollars?|bucks|ntd|twd|nt|k\b))?`)
+)
+
+// amountMatches returns what reAmount.FindAllStringSubmatchIndex(s, -1) would (whole match, currency
+// before, number, unit after), but anchors the expensive part at each numeral instead of trying every
+// position of the message.
+func amountMatches(s string) [][]int {
+	var out [][]int
+	prev := 0
+	for p := 0; p < len(s); {
+		r, n := utf8.DecodeRuneInString(s[p:])
+		if !isAmountCore(r) && r != '點' {
+			p += n
+			continue
+		}
+		b := reAmountBody.FindStringSubmatchIndex(s[p:])
+		if b == nil {
+			p += n
+			continue
+		}
+		m := []int{p, p + b[1], -1, -1, p + b[2], p + b[3], -1, -1}
+		if b[4] >= 0 {
+			m[6], m[7] = p+b[4], p+b[5]
+		}
+		w := prev // the windows [prev, p) never overlap: linear overall
+		if pm := reAmountPre.FindStringSubmatchIndex(s[w:p]); pm != nil {
+			m[0], m[2], m[3] = w+pm[0], w+pm[2], w+pm[3]
+		}
+		out = append(out, m)
+		prev, p = m[1], m[1]
+	}
+	return out
+}
+
+func isAmountCore(r rune) bool { return isDigit(r) || r >= 0x3007 && strings.ContainsRune(cnNum, r) }
+
 // amountCands finds amounts. With needCue only those with a currency, 萬/千/億 or a decimal 點 count
 // ("三萬五", "NT$35,000", "5000塊"); without it any number does (the bot just asked for an amount).
 func amountCands(f *folded, out []cand, needCue bool) []cand {
 	s := f.norm
-	for _, m := range reAmount.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range amountMatches(s) {
 		pre, num, post := sub(s, m, 1), sub(s, m, 2), sub(s, m, 3)
 		b0, b1 := m[0], m[1]
 		if pre == "" {
@@ -151,7 +238,7 @@ func amountCands(f *folded, out []cand, needCue bool) []cand {
 		if isDigit(f.before(b0)) || isDigit(f.after(b1)) || (pre == "" && isASCIIAl(f.before(b0))) || (post == "" && isASCIIAl(f.after(b1))) {
 			continue
 		}
-		if strings.HasPrefix(pre, "nt") && pre != "nt$" && isASCIIAl(f.before(b0)) {
+		if strings.HasPrefix(pre, "nt") && !strings.HasSuffix(pre, "$") && isASCIIAl(f.before(b0)) {
 			continue
 		}
 		v, ok := parseNumeral([]rune(num))
@@ -166,6 +253,73 @@ func amountCands(f *folded, out []cand, needCue bool) []cand {
 			continue
 		}
 		out = append(out, f.newCand(EntityAmount, v, b0, b1, prioAmount))
+	}
+	return out
+}
+
+// English amounts in words or with a multiplier: "thirty-five thousand", "35 thousand dollars",
+// "twelve hundred", "2 grand", "1.5 million". A multiplier or a currency word is required.
+var (
+	enNumWord  = `(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|grand|and|a)`
+	reEnAmount = regexp.MustCompile(`\b((?:\d+(?:\.\d+)?\s+)?` + enNumWord + `(?:[\s-]+` + enNumWord + `)*)\b(\s+(?:dollars?|bucks|ntd|nt))?`)
+)
+
+var enWordValue = map[string]float64{"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+	"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+	"fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+	"forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "a": 1}
+
+// parseEnAmount parses number words ("thirty-five thousand", "35 thousand", "a hundred and twenty");
+// mult says a multiplier word was present.
+func parseEnAmount(s string) (v float64, mult bool, ok bool) {
+	var total, cur float64
+	have := false
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '-' || r == '\t' }) {
+		switch w {
+		case "and":
+			continue
+		case "hundred":
+			if !have {
+				return 0, false, false
+			}
+			cur *= 100
+			mult = true
+		case "thousand", "grand", "million":
+			if !have {
+				return 0, false, false
+			}
+			u := 1e3
+			if w == "million" {
+				u = 1e6
+			}
+			total += cur * u
+			cur, mult = 0, true
+		default:
+			if n, ok := enWordValue[w]; ok {
+				cur += n
+			} else if f, err := strconv.ParseFloat(w, 64); err == nil {
+				cur += f
+			} else {
+				return 0, false, false
+			}
+			have = true
+		}
+	}
+	if !have {
+		return 0, false, false
+	}
+	return total + cur, mult, true
+}
+
+func enAmountCands(f *folded, out []cand) []cand {
+	s := f.norm
+	for _, m := range reEnAmount.FindAllStringSubmatchIndex(s, -1) {
+		num, cur := sub(s, m, 1), sub(s, m, 2)
+		v, mult, ok := parseEnAmount(num)
+		if !ok || !mult && cur == "" || strings.HasPrefix(num, "a ") && !mult || isDigit(f.before(m[0])) {
+			continue
+		}
+		out = append(out, f.newCand(EntityAmount, v, m[0], m[1], prioAmount))
 	}
 	return out
 }
