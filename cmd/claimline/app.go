@@ -20,6 +20,8 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer, seedDemo bool) 
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
 		SeedDemo:       seedDemo,
+		NLUURL:         cfg.NLUURL,
+		NLUTimeout:     cfg.NLUTimeout,
 		Logger:         logging.New(stderr, cfg.LogFormat, cfg.LogLevel),
 	})
 }

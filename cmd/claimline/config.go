@@ -26,6 +26,8 @@ type config struct {
 	LogFormat      string
 	LogLevel       slog.Level
 	FormTTL        time.Duration
+	NLUURL         string
+	NLUTimeout     time.Duration
 	Ignored        []string // settings of channels this version does not have, reported at start
 }
 
@@ -47,6 +49,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.LogFormat, "log-format", env("CLAIMLINE_LOG_FORMAT", "text"), "log format: text or json (CLAIMLINE_LOG_FORMAT)")
 	level := fs.String("log-level", env("CLAIMLINE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (CLAIMLINE_LOG_LEVEL)")
 	ttl := fs.String("form-ttl", env("CLAIMLINE_FORM_TTL", "24h"), "how long a half-filled form waits for the customer (CLAIMLINE_FORM_TTL)")
+	fs.StringVar(&cfg.NLUURL, "nlu-url", env("CLAIMLINE_NLU_URL", ""), "an external NLU service with the /api/v1/nlu/parse shape (CLAIMLINE_NLU_URL); the built-in parser answers when it fails")
+	nluTimeout := fs.String("nlu-timeout", env("CLAIMLINE_NLU_TIMEOUT", "500ms"), "how long to wait for the external NLU (CLAIMLINE_NLU_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -78,6 +82,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if cfg.FormTTL, err = time.ParseDuration(*ttl); err != nil || cfg.FormTTL <= 0 {
 		return nil, fmt.Errorf("--form-ttl %q: want a positive duration such as 24h", *ttl)
+	}
+	if cfg.NLUTimeout, err = time.ParseDuration(*nluTimeout); err != nil || cfg.NLUTimeout <= 0 {
+		return nil, fmt.Errorf("--nlu-timeout %q: want a positive duration such as 500ms", *nluTimeout)
+	}
+	if cfg.NLUURL != "" && !strings.HasPrefix(cfg.NLUURL, "http://") && !strings.HasPrefix(cfg.NLUURL, "https://") {
+		return nil, fmt.Errorf("--nlu-url %q: want an http or https URL", cfg.NLUURL)
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)

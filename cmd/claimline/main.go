@@ -32,6 +32,7 @@ Usage:
   claimline chat [flags]      chat with the bot in this terminal
   claimline policies import FILE [flags]
                               load policies from a JSON-lines file into the case store
+  claimline nlu eval FILE     evaluate the built-in intent classifier on a labelled JSON-lines file
   claimline bench [flags]     load-test a claimline with simulated customers (see docs/performance.md)
   claimline version           print the version
 
@@ -66,6 +67,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return importPolicies(ctx, cfg, rest[1], stdout)
+	case "nlu":
+		if len(rest) < 1 || rest[0] != "eval" {
+			return fmt.Errorf("usage: claimline nlu eval FILE")
+		}
+		return nluEval(rest[1:], stdout)
 	case "bench":
 		return bench.Main(ctx, rest, stdout, stderr)
 	case "casesvc":

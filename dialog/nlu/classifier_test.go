@@ -5,20 +5,7 @@ import (
 	"math"
 	"os"
 	"testing"
-	"time"
 )
-
-func TestNewIsFast(t *testing.T) {
-	start := time.Now()
-	if _, err := New(Config{}); err != nil {
-		t.Fatal(err)
-	}
-	d := time.Since(start)
-	t.Logf("New (training included): %v", d)
-	if d > 2*time.Second { // the target is 200 ms; leave room for slow CI machines and -race
-		t.Errorf("New took %v", d)
-	}
-}
 
 func TestHeldOutAccuracy(t *testing.T) {
 	b := newTest(t)

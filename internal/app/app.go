@@ -27,6 +27,7 @@ import (
 	"claimline/channels/webchat"
 	"claimline/dialog"
 	"claimline/dialog/nlu"
+	"claimline/dialog/nlu/nluhttp"
 )
 
 // Config is what the wiring needs; cmd/claimline fills it from flags and the environment.
@@ -42,6 +43,10 @@ type Config struct {
 	// Staff are the accounts of the back office; none means nobody gets in.
 	Staff  []casesvc.Staff
 	Logger *slog.Logger
+	// NLUURL, when set, is an external NLU service with the parse shape of spec section 3; the built-in
+	// parser answers when it fails or takes longer than NLUTimeout.
+	NLUURL     string
+	NLUTimeout time.Duration
 }
 
 // App is the embedded deployment, wired.
@@ -103,9 +108,14 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("build understanding: %w", err)
 	}
+	understanding := dialog.BuiltinNLU(a.NLU)
+	if cfg.NLUURL != "" {
+		understanding = remoteUnderstanding{NLU: understanding, remote: &nluhttp.Remote{
+			URL: cfg.NLUURL, Timeout: cfg.NLUTimeout, Fallback: a.NLU, Logger: a.Log}}
+	}
 	a.Engine, err = dialog.New(dialog.Config{
 		Cases:    a.Cases,
-		NLU:      dialog.BuiltinNLU(a.NLU),
+		NLU:      understanding,
 		Location: cfg.Location,
 		FormTTL:  cfg.FormTTL,
 	})
@@ -130,6 +140,17 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 		a.Log.Info("answered messages left unanswered by the last run", "count", n)
 	}
 	return a, nil
+}
+
+// remoteUnderstanding asks the external service for intents and entities; the field extractors the
+// forms use (birth dates, policy numbers, ...) stay built-in.
+type remoteUnderstanding struct {
+	dialog.NLU
+	remote *nluhttp.Remote
+}
+
+func (r remoteUnderstanding) Parse(ctx context.Context, text, lang string, now time.Time) (nlu.Result, error) {
+	return r.remote.Parse(ctx, text, lang, now)
 }
 
 // Close stops the router and closes the stores; ctx bounds how long running sends may take.

@@ -10,6 +10,7 @@ import (
 
 	"claimline/casesvc/httpapi"
 	"claimline/channels/webchat"
+	"claimline/dialog/nlu/nluhttp"
 )
 
 // routes lists every route of the embedded deployment in one place.
@@ -17,6 +18,7 @@ func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server) http.Handl
 	mux := http.NewServeMux()
 	wc.Register(mux) // "/" (the widget), /webchat/ws, /webchat/upload, /api/v1/rest/messages
 	httpapi.Register(mux, a.Cases, auth, a.Log, httpapi.WithBlobs(a.Blobs), httpapi.WithLocation(a.Config.Location))
+	mux.Handle("POST /api/v1/nlu/parse", nluhttp.Handler(a.NLU, time.Now))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
