@@ -105,7 +105,10 @@ func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logg
 	// status (403 for a role, 409 invalid_transition for a status), so the rules live in one place.
 	mux.Handle("POST /api/v1/cases/{id}/transitions", s.wrap(s.require(all, s.handleTransition())))
 	mux.Handle("POST /api/v1/cases/{id}/documents/{doc}/reject", s.wrap(s.require(all, s.handleRejectDocument())))
-	mux.Handle("GET /api/v1/cases/{id}/documents/{doc}/content", s.wrap(s.require(all, s.handleDocumentContent())))
+	// Documents hold health and financial details: the people who review claims read them; admins,
+	// who run the system and decide no case, do not.
+	reviewers := []casesvc.Role{casesvc.RoleSpecialist, casesvc.RoleSupervisor, casesvc.RoleManager}
+	mux.Handle("GET /api/v1/cases/{id}/documents/{doc}/content", s.wrap(s.require(reviewers, s.handleDocumentContent())))
 	mux.Handle("GET /api/v1/deadlines", s.wrap(s.require(supervisors, s.handleDeadlines())))
 	mux.Handle("GET /api/v1/admin/emergency", s.wrap(s.require(all, s.handleGetEmergency())))
 	mux.Handle("PUT /api/v1/admin/emergency", s.wrap(s.require([]casesvc.Role{casesvc.RoleManager}, s.handlePutEmergency())))

@@ -102,7 +102,9 @@ func (s *Service) Ping(ctx context.Context) error {
 // Catalog returns the catalog in force.
 func (s *Service) Catalog() *casesvc.Catalog { return s.cfg.Catalog }
 
-func (s *Service) now() time.Time { return s.cfg.Now() }
+// now is the store's clock, to the second: records and API answers show "2026-11-24T15:00:00+08:00",
+// and the order of events within a second comes from row ids.
+func (s *Service) now() time.Time { return s.cfg.Now().Truncate(time.Second) }
 
 // nanos and fromNanos store instants as integers so that ordering by time is ordering by number.
 func nanos(t time.Time) int64 { return t.UnixNano() }
