@@ -11,19 +11,34 @@ import (
 	"claimline/internal/logging"
 )
 
+// openMode says what a command needs of the deployment.
+type openMode struct {
+	seedDemo bool // a new install gets the demo policies (not an import of real ones)
+	channels bool // connect the customer channels (serve only: chat and import must not call Telegram)
+}
+
 // openApp builds the embedded deployment from the command line's configuration.
-func openApp(ctx context.Context, cfg *config, stderr io.Writer, seedDemo bool) (*app.App, error) {
-	return app.Open(ctx, app.Config{
+func openApp(ctx context.Context, cfg *config, stderr io.Writer, mode openMode) (*app.App, error) {
+	ac := app.Config{
 		DataDir:        cfg.DataDir,
 		Location:       cfg.Location,
 		FormTTL:        cfg.FormTTL,
 		PublicURL:      cfg.PublicURL,
 		AllowedOrigins: cfg.AllowedOrigins,
-		SeedDemo:       seedDemo,
+		SeedDemo:       mode.seedDemo,
 		NLUURL:         cfg.NLUURL,
 		NLUTimeout:     cfg.NLUTimeout,
 		Logger:         logging.New(stderr, cfg.LogFormat, cfg.LogLevel),
-	})
+	}
+	if mode.channels {
+		ac.Telegram = app.TelegramConfig{Token: cfg.TelegramToken, Secret: cfg.TelegramSecret,
+			APIBase: cfg.TelegramAPI, Mode: cfg.TelegramMode}
+		if cfg.PublicURLGiven {
+			ac.Telegram.PublicURL = cfg.PublicURL
+		}
+		ac.SMS = app.SMSConfig{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, From: cfg.TwilioFrom, APIBase: cfg.TwilioAPI}
+	}
+	return app.Open(ctx, ac)
 }
 
 // staff returns the configured staff accounts, or demo accounts (one per role) printed once to out.

@@ -18,7 +18,7 @@ const chatChannel = "terminal"
 // chat runs the same bot in the terminal, through the same router and stores as every channel
 // (like `rasa shell`). Buttons are shown as numbered choices; typing a number presses one.
 func chat(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) error {
-	a, err := openApp(ctx, cfg, stderr, true)
+	a, err := openApp(ctx, cfg, stderr, openMode{seedDemo: true})
 	if err != nil {
 		return err
 	}

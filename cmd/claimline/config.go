@@ -28,7 +28,16 @@ type config struct {
 	FormTTL        time.Duration
 	NLUURL         string
 	NLUTimeout     time.Duration
-	Ignored        []string // settings of channels this version does not have, reported at start
+	// PublicURLGiven says the operator set the public URL (webhooks need one; without it, Telegram polls).
+	PublicURLGiven bool
+	TelegramToken  string
+	TelegramSecret string
+	TelegramAPI    string
+	TelegramMode   string
+	TwilioSID      string
+	TwilioToken    string
+	TwilioFrom     string
+	TwilioAPI      string
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -68,6 +77,19 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return nil, fmt.Errorf("--tz %q: unknown time zone", cfg.TZ)
 	}
 	cfg.Location = loc
+	cfg.PublicURLGiven = cfg.PublicURL != ""
+	cfg.TelegramToken = getenv("CLAIMLINE_TELEGRAM_TOKEN")
+	cfg.TelegramSecret = getenv("CLAIMLINE_TELEGRAM_SECRET")
+	cfg.TelegramAPI = env("CLAIMLINE_TELEGRAM_API", "https://api.telegram.org")
+	cfg.TelegramMode = getenv("CLAIMLINE_TELEGRAM_MODE")
+	switch cfg.TelegramMode {
+	case "", "webhook", "poll":
+	default:
+		return nil, fmt.Errorf("CLAIMLINE_TELEGRAM_MODE %q: want webhook or poll", cfg.TelegramMode)
+	}
+	if cfg.TelegramMode == "webhook" && !cfg.PublicURLGiven {
+		return nil, errors.New("CLAIMLINE_TELEGRAM_MODE=webhook needs --public-url (CLAIMLINE_PUBLIC_URL): the address Telegram calls")
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Addr
 	}
@@ -99,11 +121,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 			return nil, fmt.Errorf("%s is set, but the scaled-out deployment is not available in this version; unset it to run the embedded default", key)
 		}
 	}
-	// Telegram and SMS adapters arrive with later work; say so instead of silently doing nothing.
-	for _, key := range []string{"CLAIMLINE_TELEGRAM_TOKEN", "CLAIMLINE_TWILIO_ACCOUNT_SID"} {
-		if getenv(key) != "" {
-			cfg.Ignored = append(cfg.Ignored, key)
-		}
+	cfg.TwilioSID = getenv("CLAIMLINE_TWILIO_ACCOUNT_SID")
+	cfg.TwilioToken = getenv("CLAIMLINE_TWILIO_AUTH_TOKEN")
+	cfg.TwilioFrom = getenv("CLAIMLINE_TWILIO_FROM")
+	cfg.TwilioAPI = env("CLAIMLINE_TWILIO_API", "https://api.twilio.com")
+	if cfg.TwilioSID != "" && (cfg.TwilioToken == "" || cfg.TwilioFrom == "") {
+		return nil, errors.New("SMS needs CLAIMLINE_TWILIO_AUTH_TOKEN and CLAIMLINE_TWILIO_FROM with CLAIMLINE_TWILIO_ACCOUNT_SID")
 	}
 	return cfg, nil
 }

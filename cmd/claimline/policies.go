@@ -43,7 +43,7 @@ func importPolicies(ctx context.Context, cfg *config, path string, stdout io.Wri
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	a, err := openApp(ctx, cfg, io.Discard, false)
+	a, err := openApp(ctx, cfg, io.Discard, openMode{})
 	if err != nil {
 		return err
 	}

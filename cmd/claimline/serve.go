@@ -14,7 +14,17 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, stderr, true)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	// With --addr 127.0.0.1:0 the default public URL follows the port actually chosen; signatures
+	// of Twilio's webhooks are checked against it.
+	if !cfg.PublicURLGiven {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	a, err := openApp(ctx, cfg, stderr, openMode{seedDemo: true, channels: true})
 	if err != nil {
 		return err
 	}
@@ -25,18 +35,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		defer cancel()
 		a.Close(closeCtx)
 	}()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	// With --addr 127.0.0.1:0 the public URL follows the port actually chosen.
-	if cfg.PublicURL == "http://"+cfg.Addr {
-		a.Config.PublicURL = "http://" + ln.Addr().String()
-	}
 	fmt.Fprintf(stdout, "claimline %s listening on http://%s\n", version, ln.Addr())
 	a.Log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
-	for _, key := range cfg.Ignored {
-		a.Log.Warn("this version has no such channel yet; setting ignored", "setting", key)
-	}
 	return a.Serve(ctx, ln)
 }

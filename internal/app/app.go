@@ -23,7 +23,9 @@ import (
 	"claimline/casesvc/httpapi"
 	casesqlite "claimline/casesvc/sqlite"
 	"claimline/channels"
+	"claimline/channels/sms"
 	"claimline/channels/sqlitestore"
+	"claimline/channels/telegram"
 	"claimline/channels/webchat"
 	"claimline/dialog"
 	"claimline/dialog/nlu"
@@ -47,6 +49,28 @@ type Config struct {
 	// parser answers when it fails or takes longer than NLUTimeout.
 	NLUURL     string
 	NLUTimeout time.Duration
+	// Telegram is the Telegram channel's settings; no token means no Telegram.
+	Telegram TelegramConfig
+	// SMS is the Twilio channel's settings; no account means no SMS.
+	SMS SMSConfig
+}
+
+// SMSConfig configures the SMS channel through Twilio (spec section 1.5 and 6).
+type SMSConfig struct {
+	AccountSID string
+	AuthToken  string // a secret
+	From       string // the sending number
+	APIBase    string // default https://api.twilio.com
+}
+
+// TelegramConfig configures the Telegram channel (spec section 1.4 and 6).
+type TelegramConfig struct {
+	Token   string // the bot token: a secret
+	Secret  string // the webhook secret token
+	APIBase string // the Bot API base URL; default https://api.telegram.org
+	Mode    string // webhook or poll; default webhook with a public URL, poll without
+	// PublicURL is where Telegram reaches us; empty when the operator gave none (then poll mode).
+	PublicURL string
 }
 
 // App is the embedded deployment, wired.
@@ -61,22 +85,23 @@ type App struct {
 	NLU      *nlu.Builtin
 	Engine   *dialog.Engine
 	Router   *channels.Router
+	Telegram *telegram.Adapter // nil without a token
+	SMS      *sms.Adapter      // nil without an account
 }
 
 // Open opens the stores in cfg.DataDir (creating it) and builds everything else. Messages a crash
 // left unanswered are answered before it returns. Close releases everything, also after a failure.
-func Open(ctx context.Context, cfg Config) (a *App, err error) {
+func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.FixedZone("Asia/Taipei", 8*3600)
 	}
-	a = &App{Config: cfg, Log: cfg.Logger}
+	a := &App{Config: cfg, Log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			a.Close(context.Background())
-			a = nil
 		}
 	}()
 	// Documents and databases hold personal data: only the service's user may read them.
@@ -131,7 +156,30 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
-	// Push channels register their senders here, before Recover, so recovered replies are delivered.
+	// Push channels register their senders before Recover, so recovered replies are delivered.
+	if cfg.SMS.AccountSID != "" {
+		a.SMS, err = sms.New(sms.Config{
+			AccountSID: cfg.SMS.AccountSID, AuthToken: cfg.SMS.AuthToken, From: cfg.SMS.From, APIBase: cfg.SMS.APIBase,
+			PublicURL: cfg.PublicURL, Router: a.Router, Documents: a.Blobs,
+			DBPath:     filepath.Join(cfg.DataDir, "sms.db"),
+			HTTPClient: &http.Client{Timeout: 20 * time.Second}, Logger: a.Log, Metrics: a.Metrics,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sms: %w", err)
+		}
+		a.Router.RegisterSender(channels.ChannelSMS, a.SMS, a.SMS.Capabilities())
+	}
+	if cfg.Telegram.Token != "" {
+		a.Telegram, err = telegram.New(telegram.Config{
+			Token: cfg.Telegram.Token, Secret: cfg.Telegram.Secret, APIBase: cfg.Telegram.APIBase,
+			Mode: cfg.Telegram.Mode, PublicURL: cfg.Telegram.PublicURL,
+			Router: a.Router, Documents: a.Blobs, Logger: a.Log, Metrics: a.Metrics,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("telegram: %w", err)
+		}
+		a.Router.RegisterSender(channels.ChannelTelegram, a.Telegram, a.Telegram.Capabilities())
+	}
 	n, err := a.Router.Recover(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recover unanswered messages: %w", err)
@@ -157,6 +205,9 @@ func (r remoteUnderstanding) Parse(ctx context.Context, text, lang string, now t
 func (a *App) Close(ctx context.Context) {
 	if a.Router != nil {
 		a.Router.Close(ctx)
+	}
+	if a.SMS != nil { // after the router: its delivery loop sends through the adapter
+		a.SMS.Close()
 	}
 	if a.Store != nil {
 		a.Store.Close()
@@ -200,6 +251,23 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	pollDone := make(chan struct{})
+	if a.Telegram == nil {
+		close(pollDone)
+	} else if a.Telegram.Mode() == telegram.ModeWebhook {
+		close(pollDone)
+		if err := a.Telegram.SetWebhook(ctx); err != nil {
+			srv.Close()
+			return fmt.Errorf("telegram: register the webhook: %w", err)
+		}
+	} else {
+		go func() {
+			defer close(pollDone)
+			if err := a.Telegram.RunPoller(bgCtx); err != nil && bgCtx.Err() == nil {
+				a.Log.Error("telegram polling stopped", "err", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -210,6 +278,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	stopBackground()
+	<-pollDone
 	wc.Close() // websockets are hijacked connections: Shutdown does not see them
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -18,6 +18,12 @@ func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server) http.Handl
 	mux := http.NewServeMux()
 	wc.Register(mux) // "/" (the widget), /webchat/ws, /webchat/upload, /api/v1/rest/messages
 	httpapi.Register(mux, a.Cases, auth, a.Log, httpapi.WithBlobs(a.Blobs), httpapi.WithLocation(a.Config.Location))
+	if a.SMS != nil {
+		a.SMS.Register(mux) // POST /sms/twilio, POST /sms/twilio/status
+	}
+	if a.Telegram != nil {
+		a.Telegram.Register(mux) // POST /telegram/webhook
+	}
 	mux.Handle("POST /api/v1/nlu/parse", nluhttp.Handler(a.NLU, time.Now))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
