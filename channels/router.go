@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +25,9 @@ type RouterConfig struct {
 	TurnTimeout time.Duration
 	// Delivery tunes the outbox loop of push channels (StartDelivery).
 	Delivery DeliveryConfig
+	// Handoffs, when set, routes held conversations to people (channels/handoff); may also be set
+	// later with SetHandoffs, before Recover.
+	Handoffs Handoffs
 }
 
 // Router owns ordering, dedupe and sequence numbers: it stores every inbound message before anything is
@@ -43,6 +45,9 @@ type Router struct {
 	metrics *Metrics
 	now     func() time.Time
 	timeout time.Duration
+
+	handoffsMu sync.RWMutex
+	handoffs   Handoffs
 
 	// stripes make "store, then enqueue" one step per conversation, so the worker sees seq order.
 	stripes [64]sync.Mutex
@@ -93,7 +98,7 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, log: cfg.Logger, metrics: cfg.Metrics,
 		now: cfg.Now, timeout: cfg.TurnTimeout,
 		workers: make(map[string]*worker), waiters: make(map[waitKey][]chan turnResult),
-		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery,
+		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery, handoffs: cfg.Handoffs,
 	}
 	r.deliveryCfg.defaults()
 	if r.bus == nil {
@@ -110,6 +115,19 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil
+}
+
+// SetHandoffs sets the handoff routing (see RouterConfig.Handoffs). Call it before Recover.
+func (r *Router) SetHandoffs(h Handoffs) {
+	r.handoffsMu.Lock()
+	defer r.handoffsMu.Unlock()
+	r.handoffs = h
+}
+
+func (r *Router) handoffRouting() Handoffs {
+	r.handoffsMu.RLock()
+	defer r.handoffsMu.RUnlock()
+	return r.handoffs
 }
 
 // Metrics returns the metrics the router records into (may be nil), for adapters to share.
@@ -411,15 +429,24 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 		return r.repliesTo(ctx, m.Conversation, m.Seq)
 	}
 	at := r.now()
-	in := dialog.Input{
-		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
-		Text: m.Text, Action: m.Action, Lang: m.Lang, At: m.TS,
-		Attachments: m.Attachments, Event: m.Event, Notice: m.Notice,
+	handled, state, replies, err := r.handoffTurn(ctx, conv, m)
+	if err != nil {
+		// Left unhandled: Recover runs it again at the next start.
+		r.log.Error("handoff routing", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err))
+		return turnResult{err: err}
 	}
-	if in.Lang == "" {
-		in.Lang = conv.Lang
+	dialogTurn := !handled || m.Event == EventHandoff
+	if !handled {
+		in := dialog.Input{
+			Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
+			Text: m.Text, Action: m.Action, Lang: m.Lang, At: m.TS,
+			Attachments: m.Attachments, Event: m.Event, Notice: m.Notice,
+		}
+		if in.Lang == "" {
+			in.Lang = conv.Lang
+		}
+		state, replies = r.turn(ctx, conv, in)
 	}
-	state, replies := r.turn(ctx, conv, in)
 	_, push := r.senderFor(conv.Channel)
 	stored, err := r.store.CommitTurn(ctx, Turn{
 		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(), Deliver: push,
@@ -432,7 +459,19 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 		return turnResult{err: err}
 	}
 	r.published(conv, stored, at)
+	if dialogTurn {
+		r.afterTurn(ctx, conv.ID)
+	}
 	return turnResult{replies: stored}
+}
+
+// dialogHandback is the dialog input of an ended handoff.
+func dialogHandback(conv *Conversation, m Message, u HandoffUpdate, lang string) dialog.Input {
+	return dialog.Input{
+		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
+		Event: dialog.EventHandback, Handback: &dialog.Handback{Agent: u.Agent, Resolved: u.Resolved},
+		Lang: lang, At: m.TS,
+	}
 }
 
 // turn calls the dialog; a failure (error, panic or timeout) keeps the old state and answers with a
@@ -578,11 +617,11 @@ func validInbound(in Inbound) error {
 		return casesvc.Errorf(casesvc.EINVALID, "Channel required.")
 	case in.Contact == "":
 		return casesvc.Errorf(casesvc.EINVALID, "Sender required.")
-	case in.Event != "" && in.Event != dialog.EventNotice:
+	case in.Event != "" && in.Event != dialog.EventNotice && in.Event != EventAgentMessage && in.Event != EventHandoff:
 		return casesvc.Errorf(casesvc.EINVALID, "Unknown event.")
 	case in.Event == dialog.EventNotice && in.Notice == nil:
 		return casesvc.Errorf(casesvc.EINVALID, "Notice required.")
-	case in.Event == "" && strings.HasPrefix(in.ClientID, NoticeClientIDPrefix):
+	case in.Event == "" && ReservedClientID(in.ClientID):
 		return casesvc.Errorf(casesvc.EINVALID, "This id is reserved.")
 	case in.Event == "" && in.Text == "" && in.Action == "" && len(in.Attachments) == 0:
 		return casesvc.Errorf(casesvc.EINVALID, "Text or action required.")

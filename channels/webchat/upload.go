@@ -301,7 +301,7 @@ const uploadIDPrefix = "upload:"
 
 // reservedID reports client-chosen ids the gateway keeps for itself.
 func reservedID(id string) bool {
-	return strings.HasPrefix(id, uploadIDPrefix) || strings.HasPrefix(id, channels.NoticeClientIDPrefix)
+	return strings.HasPrefix(id, uploadIDPrefix) || channels.ReservedClientID(id)
 }
 
 func newDocumentID() string { return "doc_" + strings.ToLower(rand.Text()) }

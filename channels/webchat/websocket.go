@@ -63,6 +63,23 @@ type messageFrame struct {
 	wireMessage
 }
 
+// handoffFrame is human handoff progress (http-api.md 1.1); seq is the stored event's, so a
+// resuming client can tell a replayed step from a new one.
+type handoffFrame struct {
+	Type     string `json:"type"`
+	Seq      int64  `json:"seq"`
+	State    string `json:"state"`
+	Position int    `json:"position,omitempty"`
+	Agent    string `json:"agent,omitempty"`
+}
+
+// typingFrame says the agent is typing; it is not stored and has no seq.
+type typingFrame struct {
+	Type  string `json:"type"`
+	From  string `json:"from"`
+	Agent string `json:"agent,omitempty"`
+}
+
 type errorFrame struct {
 	Type    string `json:"type"`
 	Code    string `json:"code"`
@@ -192,6 +209,12 @@ func (c *conn) handle(ctx context.Context, data []byte) bool {
 	switch f.Type {
 	case "ping":
 		c.enqueue(map[string]string{"type": "pong"})
+		return true
+	case "typing":
+		// The customer is typing: the agent's console shows it. Nothing is stored.
+		if c.conv != "" {
+			c.s.router.Typing(c.conv, channels.FromCustomer, "")
+		}
 		return true
 	case "hello":
 		if c.conv != "" {
@@ -343,6 +366,10 @@ func (c *conn) forward(conv string, after int64) {
 				switch {
 				case !ok:
 					dropped = true // fell behind on the bus: resubscribe and resume from the store
+				case m.Seq == 0 && m.Event == channels.EventTyping:
+					if m.From == channels.FromAgent {
+						c.enqueue(typingFrame{Type: "typing", From: m.From, Agent: m.Agent})
+					}
 				case m.Seq <= last:
 				case m.Seq == last+1:
 					c.sendMessage(m)
@@ -387,6 +414,10 @@ func (c *conn) catchUp(ctx context.Context, conv string, last *int64, upTo int64
 }
 
 func (c *conn) sendMessage(m channels.Message) {
+	if u, ok := channels.ParseHandoffUpdate(m); ok {
+		c.enqueue(handoffFrame{Type: "handoff", Seq: m.Seq, State: u.State, Position: u.Position, Agent: u.Agent})
+		return
+	}
 	if !shown(m) {
 		return
 	}

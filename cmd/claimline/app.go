@@ -28,6 +28,9 @@ func openApp(ctx context.Context, cfg *config, stderr io.Writer, mode openMode) 
 		SeedDemo:       mode.seedDemo,
 		NLUURL:         cfg.NLUURL,
 		NLUTimeout:     cfg.NLUTimeout,
+		StaffedHours:   cfg.StaffedHours,
+		AgentMaxChats:  cfg.AgentMaxChats,
+		HandoffMaxWait: cfg.HandoffMaxWait,
 		Logger:         logging.New(stderr, cfg.LogFormat, cfg.LogLevel),
 	}
 	if mode.channels {

@@ -38,6 +38,9 @@ type config struct {
 	TwilioToken    string
 	TwilioFrom     string
 	TwilioAPI      string
+	StaffedHours   string
+	AgentMaxChats  int
+	HandoffMaxWait time.Duration
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -60,6 +63,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	ttl := fs.String("form-ttl", env("CLAIMLINE_FORM_TTL", "24h"), "how long a half-filled form waits for the customer (CLAIMLINE_FORM_TTL)")
 	fs.StringVar(&cfg.NLUURL, "nlu-url", env("CLAIMLINE_NLU_URL", ""), "an external NLU service with the /api/v1/nlu/parse shape (CLAIMLINE_NLU_URL); the built-in parser answers when it fails")
 	nluTimeout := fs.String("nlu-timeout", env("CLAIMLINE_NLU_TIMEOUT", "500ms"), "how long to wait for the external NLU (CLAIMLINE_NLU_TIMEOUT)")
+	fs.StringVar(&cfg.StaffedHours, "staffed-hours", env("CLAIMLINE_STAFFED_HOURS", "Mon-Fri 09:00-18:00"), "when agents answer, e.g. \"Mon-Fri 09:00-18:00\" or \"always\" (CLAIMLINE_STAFFED_HOURS); outside them customers may leave a call-back request")
+	maxChats := fs.Int("agent-max-chats", envInt(getenv, "CLAIMLINE_AGENT_MAX_CHATS", 3), "conversations an agent holds at once (CLAIMLINE_AGENT_MAX_CHATS)")
+	maxWait := fs.String("handoff-max-wait", env("CLAIMLINE_HANDOFF_MAX_WAIT", "5m"), "wait after which a queued customer is offered a call-back (CLAIMLINE_HANDOFF_MAX_WAIT)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,6 +111,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if cfg.FormTTL, err = time.ParseDuration(*ttl); err != nil || cfg.FormTTL <= 0 {
 		return nil, fmt.Errorf("--form-ttl %q: want a positive duration such as 24h", *ttl)
 	}
+	if cfg.AgentMaxChats = *maxChats; cfg.AgentMaxChats < 1 {
+		return nil, fmt.Errorf("--agent-max-chats %d: want at least 1", *maxChats)
+	}
+	if cfg.HandoffMaxWait, err = time.ParseDuration(*maxWait); err != nil || cfg.HandoffMaxWait <= 0 {
+		return nil, fmt.Errorf("--handoff-max-wait %q: want a positive duration such as 5m", *maxWait)
+	}
 	if cfg.NLUTimeout, err = time.ParseDuration(*nluTimeout); err != nil || cfg.NLUTimeout <= 0 {
 		return nil, fmt.Errorf("--nlu-timeout %q: want a positive duration such as 500ms", *nluTimeout)
 	}
@@ -129,6 +141,17 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return nil, errors.New("SMS needs CLAIMLINE_TWILIO_AUTH_TOKEN and CLAIMLINE_TWILIO_FROM with CLAIMLINE_TWILIO_ACCOUNT_SID")
 	}
 	return cfg, nil
+}
+
+func envInt(getenv func(string) string, key string, def int) int {
+	if v := getenv(key); v != "" {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err == nil {
+			return n
+		}
+		return -1 // reported by the flag's validation
+	}
+	return def
 }
 
 // staffEntries returns the CLAIMLINE_STAFF entries, or those of CLAIMLINE_STAFF_FILE.

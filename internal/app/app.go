@@ -23,6 +23,8 @@ import (
 	"claimline/casesvc/httpapi"
 	casesqlite "claimline/casesvc/sqlite"
 	"claimline/channels"
+	"claimline/channels/console"
+	"claimline/channels/handoff"
 	"claimline/channels/sms"
 	"claimline/channels/sqlitestore"
 	"claimline/channels/telegram"
@@ -53,6 +55,13 @@ type Config struct {
 	Telegram TelegramConfig
 	// SMS is the Twilio channel's settings; no account means no SMS.
 	SMS SMSConfig
+	// StaffedHours are when people answer ("Mon-Fri 09:00-18:00", "always"); outside them a customer
+	// who asks for a person may leave a call-back request. Default Mon–Fri 09:00–18:00.
+	StaffedHours string
+	// AgentMaxChats is how many conversations an agent holds at once; default 3.
+	AgentMaxChats int
+	// HandoffMaxWait is the wait after which a queued customer is offered a call-back; default 5m.
+	HandoffMaxWait time.Duration
 }
 
 // SMSConfig configures the SMS channel through Twilio (spec section 1.5 and 6).
@@ -85,6 +94,7 @@ type App struct {
 	NLU      *nlu.Builtin
 	Engine   *dialog.Engine
 	Router   *channels.Router
+	Handoff  *handoff.Service
 	Telegram *telegram.Adapter // nil without a token
 	SMS      *sms.Adapter      // nil without an account
 }
@@ -129,6 +139,20 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open conversation store: %w", err)
 	}
+	hours := handoff.Hours{}
+	if cfg.StaffedHours != "" {
+		if hours, err = handoff.ParseHours(cfg.StaffedHours, cfg.Location); err != nil {
+			return nil, fmt.Errorf("staffed hours: %w", err)
+		}
+	}
+	// Holds, call-back tasks and ratings live beside the conversations they belong to.
+	a.Handoff, err = handoff.New(handoff.Config{
+		Path: filepath.Join(cfg.DataDir, "channels.db"), Cases: a.Cases, Hours: hours,
+		MaxChats: cfg.AgentMaxChats, MaxWait: cfg.HandoffMaxWait, Logger: a.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open handoff store: %w", err)
+	}
 	a.NLU, err = nlu.New(nlu.Config{Location: cfg.Location})
 	if err != nil {
 		return nil, fmt.Errorf("build understanding: %w", err)
@@ -141,6 +165,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Engine, err = dialog.New(dialog.Config{
 		Cases:    a.Cases,
 		NLU:      understanding,
+		Handoff:  a.Handoff,
 		Location: cfg.Location,
 		FormTTL:  cfg.FormTTL,
 	})
@@ -151,11 +176,12 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = channels.NewMetrics(a.Registry)
 	a.Router, err = channels.NewRouter(channels.RouterConfig{
-		Store: a.Store, Dialog: a.Engine, Logger: a.Log, Metrics: a.Metrics,
+		Store: a.Store, Dialog: a.Engine, Handoffs: a.Handoff, Logger: a.Log, Metrics: a.Metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
+	a.Handoff.Attach(a.Router)
 	// Push channels register their senders before Recover, so recovered replies are delivered.
 	if cfg.SMS.AccountSID != "" {
 		a.SMS, err = sms.New(sms.Config{
@@ -209,6 +235,9 @@ func (a *App) Close(ctx context.Context) {
 	if a.SMS != nil { // after the router: its delivery loop sends through the adapter
 		a.SMS.Close()
 	}
+	if a.Handoff != nil {
+		a.Handoff.Close()
+	}
 	if a.Store != nil {
 		a.Store.Close()
 	}
@@ -236,8 +265,15 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	cs, err := console.New(console.Config{
+		Handoff: a.Handoff, Router: a.Router, Auth: auth, Cases: a.Cases,
+		AllowedOrigins: a.Config.AllowedOrigins, Logger: a.Log, Location: a.Config.Location,
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           a.routes(auth, wc),
+		Handler:           a.routes(auth, wc, cs),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -280,6 +316,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	stopBackground()
 	<-pollDone
 	wc.Close() // websockets are hijacked connections: Shutdown does not see them
+	cs.Close()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -299,5 +336,6 @@ func (a *App) startBackground(ctx context.Context) error {
 		return err
 	}
 	go relay.Run(ctx)
+	go a.Handoff.Run(ctx)
 	return nil
 }

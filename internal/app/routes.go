@@ -9,14 +9,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"claimline/casesvc/httpapi"
+	"claimline/channels/console"
 	"claimline/channels/webchat"
 	"claimline/dialog/nlu/nluhttp"
 )
 
 // routes lists every route of the embedded deployment in one place.
-func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server) http.Handler {
+func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server, cs *console.Server) http.Handler {
 	mux := http.NewServeMux()
 	wc.Register(mux) // "/" (the widget), /webchat/ws, /webchat/upload, /api/v1/rest/messages
+	cs.Register(mux) // /console/ (the agent console), /console/ws
 	httpapi.Register(mux, a.Cases, auth, a.Log, httpapi.WithBlobs(a.Blobs), httpapi.WithLocation(a.Config.Location))
 	if a.SMS != nil {
 		a.SMS.Register(mux) // POST /sms/twilio, POST /sms/twilio/status

@@ -9,12 +9,14 @@
       connecting: "連線中…", online: "已連線", offline: "連線中斷，重新連線中…",
       placeholder: "請輸入訊息…", send: "送出", toggle: "English", toggleText: "English",
       failed: "無法送出", agent: "專員",
+      queued: "排隊中，您是第 {n} 位", assigned: "專員 {agent} 已加入", ended: "專員已結束對話，由線上小幫手繼續為您服務",
       attach: "附加檔案", uploading: "上傳中…", uploadFailed: "檔案無法上傳：", notReady: "尚未連線，請稍後再試。"
     },
     en: {
       connecting: "Connecting…", online: "Connected", offline: "Disconnected, reconnecting…",
       placeholder: "Type a message…", send: "Send", toggle: "中文", toggleText: "中文",
-      failed: "Not sent", agent: "Agent"
+      failed: "Not sent", agent: "Agent",
+      queued: "In the queue: you are number {n}", assigned: "{agent} has joined", ended: "The agent has left; the assistant is back"
     }
   };
 
@@ -306,6 +308,14 @@
         save("last_seq", String(lastSeq));
         renderMessage(f);
         break;
+      case "handoff":
+        if (f.seq && f.seq <= lastSeq) return; // a step already shown
+        if (f.seq) { lastSeq = f.seq; save("last_seq", String(lastSeq)); }
+        showHandoff(f);
+        break;
+      case "typing":
+        if (f.from === "agent") showTyping();
+        break;
       case "ack":
         acked(f.id, f.seq);
         break;
@@ -325,6 +335,28 @@
           refused(f);
         }
         break;
+    }
+  }
+
+  // showHandoff keeps the human handoff's progress in a banner under the header (http-api.md 1.1).
+  function showHandoff(f) {
+    var el = document.getElementById("handoff");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "handoff";
+      el.setAttribute("role", "status");
+      $messages.parentNode.insertBefore(el, $messages);
+    }
+    el.setAttribute("data-state", f.state);
+    if (f.state === "queued") {
+      el.textContent = t("queued").replace("{n}", f.position || "");
+      el.hidden = false;
+    } else if (f.state === "assigned") {
+      el.textContent = t("assigned").replace("{agent}", f.agent || t("agent"));
+      el.hidden = false;
+    } else {
+      el.textContent = t("ended");
+      setTimeout(function () { if (el.getAttribute("data-state") === "ended") el.hidden = true; }, 5000);
     }
   }
 
@@ -367,7 +399,16 @@
       sendTyped();
     }
   });
-  $input.addEventListener("input", autosize);
+  var typingSent = 0;
+  $input.addEventListener("input", function () {
+    autosize();
+    // Only a person watches typing: tell the server at most every 3 seconds while an agent is there.
+    var h = document.getElementById("handoff");
+    if (h && h.getAttribute("data-state") === "assigned" && Date.now() - typingSent > 3000 && welcomed) {
+      typingSent = Date.now();
+      send({ type: "typing" });
+    }
+  });
 
   // Upload: the files go to /webchat/upload with the session; the stored message comes back over the
   // websocket as a customer message with attachments, like any other.
