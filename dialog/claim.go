@@ -1047,6 +1047,7 @@ func submit(t *turn, f *frame) status {
 			Button{Label: t.msg("btn.human_agent"), Value: nlu.IntentHumanAgent}, Button{Label: t.msg("btn.menu"), Value: actMenu})
 		return statusWaiting
 	}
+	t.st.LastCase = c.ID
 	t.say(receipt(t, c))
 	return statusComplete
 }

@@ -27,6 +27,7 @@ type env struct {
 	now     time.Time
 	conv    string
 	channel string
+	contact string // the channel's sender key (on SMS the phone number)
 	lang    string
 	who     string // how the transcript names the customer
 	seq     int64
@@ -69,6 +70,9 @@ func (e *env) turn(in dialog.Input) []dialog.Reply {
 	e.t.Helper()
 	e.seq++
 	in.Conversation, in.Channel, in.Seq, in.At, in.Lang = e.conv, e.channel, e.seq, e.now, e.lang
+	if in.Contact == "" {
+		in.Contact = e.contact
+	}
 	return e.run(in)
 }
 
@@ -84,8 +88,18 @@ func (e *env) run(in dialog.Input) []dialog.Reply {
 		who = e.who
 	}
 	switch {
+	case in.Event == dialog.EventNotice && in.Notice != nil:
+		fmt.Fprintf(&e.transcript, "[notice %s %s]\n", in.Notice.Kind, in.Notice.CaseID)
+	case in.Event == dialog.EventHandback && in.Handback != nil:
+		fmt.Fprintf(&e.transcript, "[handback agent=%s resolved=%v]\n", in.Handback.Agent, in.Handback.Resolved)
 	case in.Event != "":
 		fmt.Fprintf(&e.transcript, "[%s]\n", in.Event)
+	case len(in.Attachments) > 0:
+		var names []string
+		for _, a := range in.Attachments {
+			names = append(names, "📎"+a.Filename)
+		}
+		fmt.Fprintf(&e.transcript, "%s: %s %s\n", who, strings.Join(names, " "), in.Text)
 	case in.Action != "":
 		l := e.labels[in.Action]
 		if l == "" {
@@ -117,6 +131,7 @@ type step struct {
 	buttons []string // button labels that must be offered
 	not     []string // substrings that must not appear
 	after   time.Duration
+	attach  []string // files sent with the message (see files)
 }
 
 func (e *env) script(steps []step) []dialog.Reply {
@@ -124,7 +139,16 @@ func (e *env) script(steps []step) []dialog.Reply {
 	var last []dialog.Reply
 	for i, s := range steps {
 		e.now = e.now.Add(time.Minute + s.after)
-		last = e.turn(dialog.Input{Text: s.say, Action: s.press})
+		last = e.turn(dialog.Input{Text: s.say, Action: s.press, Attachments: files(s.attach...)})
+		e.check(i, s, last)
+	}
+	return last
+}
+
+// check holds one step's expectations against the replies.
+func (e *env) check(i int, s step, last []dialog.Reply) {
+	e.t.Helper()
+	{
 		all, labels := joined(last)
 		for _, w := range s.want {
 			if !strings.Contains(all, w) {
@@ -145,7 +169,6 @@ func (e *env) script(steps []step) []dialog.Reply {
 			e.t.FailNow()
 		}
 	}
-	return last
 }
 
 func joined(rs []dialog.Reply) (string, string) {

@@ -88,4 +88,17 @@ type Cases interface {
 	CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.Case, error)
 	CasesByPolicy(ctx context.Context, number string) ([]*casesvc.Case, error)
 	Catalog() *casesvc.Catalog
+	// Case returns one case (ENOTFOUND): a case filed in this conversation, or named by a notice,
+	// is read again before a document is attached to it.
+	Case(ctx context.Context, id string) (*casesvc.Case, error)
+	// AddDocument attaches a file the customer sent to a case (see casesvc.Service.AddDocument).
+	AddDocument(ctx context.Context, caseID string, nd casesvc.NewDocument) (*casesvc.DocumentResult, error)
+}
+
+// Ratings records the satisfaction rating asked after a person hands a conversation back (1 to 5,
+// optional comment). The score is recorded as soon as it is given (comment ""), then again with the
+// comment when the customer adds one; implementations keep the latest score and a non-empty comment.
+// Nil in Config: the rating is only acknowledged.
+type Ratings interface {
+	RecordRating(ctx context.Context, conversation string, score int, comment string) error
 }

@@ -62,6 +62,8 @@ type Config struct {
 	Location *time.Location // default Asia/Taipei
 	FormTTL  time.Duration  // how long a quiet form is kept; default 24h
 	Handoff  Handoff        // optional
+	// Ratings records the satisfaction rating after a handback; optional (nil: only acknowledged).
+	Ratings Ratings
 	// IntentThreshold is the confidence below which the menu asks a clarifying question; default 0.5.
 	IntentThreshold float64
 	// DecisionDays / FastTrackDecisionDays are told to the customer as "within N days after your
@@ -127,6 +129,8 @@ func New(cfg Config) (*Engine, error) {
 		flowClaim:    claimFlow{},
 		flowIdentity: identityFlow{},
 		flowProgress: progressFlow{},
+		flowDocs:     docsFlow{},
+		flowRating:   ratingFlow{},
 	}
 	return e, nil
 }
@@ -148,6 +152,14 @@ type state struct {
 	IDFails  map[string]int  `json:"id_fails,omitempty"` // failed identity checks per policy
 	Locked   []string        `json:"locked,omitempty"`   // policies locked after three failures
 	Misses   int             `json:"misses,omitempty"`   // misunderstood at the menu, in a row
+	// Files are files the customer sent that are not attached to a case yet (metadata only; the
+	// bytes are in the gateway's store): they wait for the identity check, the case or the kind.
+	Files []pendingFile `json:"files,omitempty"`
+	// LastCase is the case filed, or last sent documents, in this conversation: later files go there.
+	LastCase string `json:"last_case,omitempty"`
+	// Resend are documents staff rejected and asked for again (document_rejected notices): the next
+	// file for that case is that kind.
+	Resend []resend `json:"resend,omitempty"`
 }
 
 // frame is one flow in progress: its step, its slot values and its retry counts.
@@ -216,7 +228,10 @@ func (e *Engine) Turn(ctx context.Context, stateIn []byte, in Input) ([]byte, []
 	}
 	t := &turn{e: e, ctx: ctx, in: in, now: now.In(e.cfg.Location), st: st, text: in.Text, action: in.Action}
 	e.run(t)
-	st.Last = t.now
+	if in.Event != EventNotice {
+		// A notice is not the customer coming back: it does not keep a quiet form alive.
+		st.Last = t.now
+	}
 	out, err := json.Marshal(st)
 	if err != nil {
 		return stateIn, nil, fmt.Errorf("dialog: encode state: %w", err)
@@ -234,6 +249,16 @@ func normLang(l string) string {
 
 func (e *Engine) run(t *turn) {
 	st := t.st
+	switch t.in.Event {
+	case EventNotice:
+		e.notice(t)
+		return
+	case EventHandback:
+		// The time a person held the conversation does not count against the form: it was kept
+		// for the handback.
+		e.handback(t)
+		return
+	}
 	if !st.Last.IsZero() && t.now.Sub(st.Last) > e.cfg.FormTTL {
 		// A quiet form is dropped whole (nothing half-filled is ever submitted), and so is the
 		// identity proved for it.
@@ -241,7 +266,7 @@ func (e *Engine) run(t *turn) {
 			t.note(t.msg("form_expired"))
 		}
 		st.Stack = nil
-		st.Verified, st.Who = "", nil
+		st.Verified, st.Who, st.LastCase = "", nil, ""
 	}
 	if t.in.Event == EventStart {
 		if len(st.Stack) > 0 {
@@ -250,6 +275,10 @@ func (e *Engine) run(t *turn) {
 			return
 		}
 		t.greet()
+		return
+	}
+	if len(t.in.Attachments) > 0 {
+		e.received(t)
 		return
 	}
 	if t.action != "" {
@@ -299,6 +328,12 @@ func (e *Engine) handleText(t *turn) {
 	res := t.parse()
 	intent, conf := res.Intent.Name, res.Intent.Confidence
 	top := t.top()
+	if top != nil && top.Flow == flowDocs && top.Step == stepDocsSend && len(st.Stack) == 1 && len(st.Files) == 0 {
+		// Waiting for files and the customer says something instead: the menu takes it (a file sent
+		// later still finds the case).
+		st.Stack = nil
+		top = nil
+	}
 	if g := globalIntent(text, intent, conf, res, top != nil); g != "" {
 		switch g {
 		case nlu.IntentCancel:
@@ -370,8 +405,7 @@ func (e *Engine) menuIntent(t *turn, intent string) {
 	case nlu.IntentCheckProgress:
 		e.push(t, flowProgress)
 	case nlu.IntentSubmitDocuments:
-		t.note(t.msg("not_available.submit_documents", "hotline", t.msg("hotline")))
-		t.menu("menu_again")
+		e.push(t, flowDocs)
 	case nlu.IntentComplaint:
 		t.note(t.msg("not_available.complaint", "hotline", t.msg("hotline")))
 		t.menu("menu_again")
@@ -447,10 +481,24 @@ func (e *Engine) settle(t *turn, s status) {
 		t.st.Stack = t.st.Stack[:n-1]
 		parent := t.top()
 		if parent == nil {
-			if s == statusComplete && child.Flow == flowProgress {
+			switch {
+			case s == statusComplete && child.Flow != flowDocs && len(t.st.Files) > 0:
+				// Files sent while something else was going on are attached now.
+				e.push(t, flowDocs)
+			case s == statusComplete && (child.Flow == flowProgress || child.Flow == flowRating):
 				t.menu("anything_else")
 			}
 			return
+		}
+		if child.Flow == flowRating && parent.Flow != flowClaim {
+			// The claim says it itself when it asks its question again.
+			key := "back_to_step"
+			for _, f := range t.st.Stack {
+				if f.Flow == flowClaim {
+					key = "back_to_form"
+				}
+			}
+			t.note(t.msg(key))
 		}
 		s = e.flows[parent.Flow].resume(t, parent, child, s)
 	}
@@ -467,8 +515,9 @@ func (e *Engine) resumeTop(t *turn) {
 
 // cancel leaves every flow; nothing half-filled is submitted.
 func (e *Engine) cancel(t *turn) {
-	if len(t.st.Stack) > 0 {
+	if len(t.st.Stack) > 0 || len(t.st.Files) > 0 {
 		t.st.Stack = nil
+		t.st.Files = nil
 		t.note(t.msg("cancelled"))
 	}
 	t.menu("menu_prompt")

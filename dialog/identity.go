@@ -39,6 +39,12 @@ var identityFields = []*field{
 			case p.Status != "active":
 				return "", "reason.policy_inactive"
 			}
+			// On SMS the sender's number matching the policy's phone is the second factor: the
+			// birth date is then not asked (domain.md "Claim intake").
+			delete(f.Slots, "_sms")
+			if smsFactor(t, p) {
+				f.set("_sms", "1")
+			}
 			return raw, ""
 		},
 	},
@@ -68,6 +74,7 @@ var identityFields = []*field{
 		name:       "birth_date",
 		prompt:     simplePrompt("ask.birth_date"),
 		missReason: "reason.birth_date_format",
+		when:       func(t *turn, f *frame) bool { return f.get("_sms") != "1" },
 		extract: func(t *turn, f *frame, text string, asked bool) (string, string, bool) {
 			if !asked && !f.has("national_id") {
 				// A bare date in the first message is far more likely the incident than a birthday.
@@ -190,7 +197,20 @@ func identityNext(t *turn, f *frame, reasons []string) status {
 		ask(t, f, identityFields[0], []string{"reason.service_unavailable"})
 		return statusWaiting
 	}
-	if who := matchPerson(p, f.get("national_id"), f.get("birth_date")); who != nil {
+	who := matchPerson(p, f.get("national_id"), f.get("birth_date"))
+	bySMS := false
+	if who == nil && f.get("_sms") == "1" {
+		if smsFactor(t, p) && strings.EqualFold(p.Holder.NationalID, f.get("national_id")) {
+			who, bySMS = &p.Holder, true
+		} else if !f.has("birth_date") {
+			// The number proves the holder only; another person on the policy (the insured) gives
+			// the birth date as usual. Not a failed try yet.
+			f.set("_sms", "0")
+			ask(t, f, identityFields[2], nil)
+			return statusWaiting
+		}
+	}
+	if who != nil {
 		t.st.Verified = number
 		w := *who
 		if w.Phone == "" {
@@ -200,7 +220,11 @@ func identityNext(t *turn, f *frame, reasons []string) status {
 		t.st.Who = &w
 		f.set("covered", strings.Join(p.ClaimTypes, ","))
 		f.Asked = ""
-		t.note(t.msg("identity_ok"))
+		if bySMS {
+			t.note(t.msg("identity_ok_sms"))
+		} else {
+			t.note(t.msg("identity_ok"))
+		}
 		return statusComplete
 	}
 	if t.st.IDFails == nil {
@@ -209,6 +233,9 @@ func identityNext(t *turn, f *frame, reasons []string) status {
 	t.st.IDFails[number]++
 	delete(f.Slots, "national_id")
 	delete(f.Slots, "birth_date")
+	if f.get("_sms") == "0" && smsFactor(t, p) {
+		f.set("_sms", "1")
+	}
 	if t.st.IDFails[number] >= 3 {
 		// Locked for this conversation: a person has to take it from here.
 		t.st.Locked = append(t.st.Locked, number)
@@ -227,4 +254,29 @@ func matchPerson(p *casesvc.Policy, id, birth string) *casesvc.Person {
 		}
 	}
 	return nil
+}
+
+// smsFactor says the message came by SMS from the policy's phone number (the holder's).
+func smsFactor(t *turn, p *casesvc.Policy) bool {
+	if t.in.Channel != "sms" || p == nil {
+		return false
+	}
+	a, b := phoneDigits(t.in.Contact), phoneDigits(p.Holder.Phone)
+	return a != "" && len(a) >= 8 && a == b
+}
+
+// phoneDigits is a phone number as its E.164 digits: +886912345678, 0912345678 and
+// 0912-345-678 are all 886912345678.
+func phoneDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
+	if strings.HasPrefix(d, "0") && !strings.HasPrefix(d, "00") {
+		d = "886" + d[1:]
+	}
+	return strings.TrimPrefix(d, "00")
 }

@@ -166,6 +166,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Cases:    a.Cases,
 		NLU:      understanding,
 		Handoff:  a.Handoff,
+		Ratings:  a.Handoff,
 		Location: cfg.Location,
 		FormTTL:  cfg.FormTTL,
 	})
