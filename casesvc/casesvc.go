@@ -1,4 +1,4 @@
-// Package casesvc is the case domain: policies, claim cases, their documents and the audit trail.
+// Package casesvc is the case domain: policies, claim cases, their documents, complaints and the audit trail.
 // It is the system of record behind the bot and the back office. It imports no transport; its
 // stores (casesvc/sqlite) and its HTTP API (casesvc/httpapi) are subpackages that talk in these terms.
 package casesvc
@@ -268,7 +268,8 @@ type Service interface {
 	// Transition applies a lifecycle action (LIFECYCLE.md). EINVALID, EFORBIDDEN, ENOTFOUND,
 	// EINVALIDTRANSITION.
 	Transition(ctx context.Context, caseID string, req TransitionRequest, actor Staff) (*Case, error)
-	// Overdue lists the deadlines that have passed or fall within soon of now, earliest first.
+	// Overdue lists the deadlines that have passed or fall within soon of now, earliest first:
+	// cases' (Kind "case") and unresolved complaints' (Kind "complaint").
 	Overdue(ctx context.Context, now time.Time, soon time.Duration) ([]DeadlineItem, error)
 
 	// CurrentEmergency returns the active emergency, or nil when there is none.
@@ -280,4 +281,7 @@ type Service interface {
 	PendingNotices(ctx context.Context, limit int) ([]Notice, error)
 	// MarkNoticeDelivered records that a notice was sent. Idempotent. ENOTFOUND.
 	MarkNoticeDelivered(ctx context.Context, id int64) error
+
+	// Complaints and mass-complaint alerts (complaint.go, COMPLAINTS.md).
+	ComplaintService
 }

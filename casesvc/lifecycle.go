@@ -421,9 +421,21 @@ func (c *Case) BaseAmount() float64 {
 	return 0
 }
 
-// DeadlineItem is one deadline in the supervisors' overdue and due-soon list.
+// Deadline item kinds.
+const (
+	DeadlineKindCase      = "case"
+	DeadlineKindComplaint = "complaint"
+)
+
+// DeadlineItem is one deadline in the supervisors' overdue and due-soon list: a case's
+// (decision_due, payment_due) or a complaint's (first_response_due, resolution_due; Complaint set,
+// CaseID the linked case if any).
 type DeadlineItem struct {
+	Kind         string    `json:"kind"` // case | complaint
 	CaseID       string    `json:"case"`
+	Complaint    string    `json:"complaint,omitempty"`
+	Category     string    `json:"category,omitempty"`
+	Owner        string    `json:"owner,omitempty"`
 	Status       string    `json:"status"`
 	ClaimType    string    `json:"claim_type"`
 	Priority     string    `json:"priority"`
@@ -441,7 +453,7 @@ func DeadlineItems(c *Case, now time.Time, soon time.Duration) []DeadlineItem {
 		if due == nil || due.After(now.Add(soon)) {
 			return
 		}
-		out = append(out, DeadlineItem{CaseID: c.ID, Status: c.Status, ClaimType: c.ClaimType, Priority: c.Priority,
+		out = append(out, DeadlineItem{Kind: DeadlineKindCase, CaseID: c.ID, Status: c.Status, ClaimType: c.ClaimType, Priority: c.Priority,
 			Deadline: name, Due: *due, Overdue: now.After(*due), LateInterest: interest})
 	}
 	switch c.Status {

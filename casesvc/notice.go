@@ -25,9 +25,18 @@ import (
 //	approved            amount, method, expected_payment_by (date)
 //	rejected            reason, basis
 //	paid                amount, method, paid_at (time), reference
+//	complaint_responded complaint (id), case (linked case id or ""), category, response (the staff
+//	                    reply), ombudsman_notice (zh-TW) and ombudsman_notice_en (the Financial
+//	                    Ombudsman Institution route, 0800-789-885, within 60 days), ombudsman_phone,
+//	                    ombudsman_days, text (response + blank line + ombudsman_notice: the whole
+//	                    message). Whatever the renderer uses, the ombudsman route must reach the customer.
+//
+// A complaint notice has Complaint set and CaseID empty (its linked case, if any, is in Data); a case
+// notice has no Complaint.
 type Notice struct {
 	ID           int64          `json:"id"`
 	CaseID       string         `json:"case"`
+	Complaint    string         `json:"complaint,omitempty"`
 	Conversation string         `json:"conversation"`
 	Channel      string         `json:"channel"`
 	Kind         string         `json:"kind"`

@@ -1,5 +1,6 @@
 // Package httpapi is the back-office HTTP API of the case service (spec/http-api.md section 4):
-// cases, policies and the audit trail, for staff authenticated by bearer token.
+// cases, policies, complaints, mass-complaint alerts and the audit trail, for staff authenticated by
+// bearer token.
 //
 // Mount it either way:
 //
@@ -46,7 +47,7 @@ func WithBlobs(b casesvc.Blobs) Option { return func(s *server) { s.blobs = b } 
 // WithLocation sets the zone of dates given as YYYY-MM-DD (default Asia/Taipei).
 func WithLocation(loc *time.Location) Option { return func(s *server) { s.loc = loc } }
 
-// WithClock sets the clock for the deadlines list (default time.Now).
+// WithClock sets the clock for the deadlines and alerts lists (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *server) { s.now = now } }
 
 // New returns a handler serving the back-office routes, answering unknown /api/v1 paths with a
@@ -58,7 +59,8 @@ func New(svc casesvc.Service, auth *Authenticator, logger *slog.Logger, opts ...
 	// those routes do not serve, keeping 405 (as JSON) instead of the catch-all's 404.
 	for _, p := range []string{"/api/v1/cases", "/api/v1/cases/{id}", "/api/v1/policies/{number}", "/api/v1/audit",
 		"/api/v1/cases/{id}/transitions", "/api/v1/cases/{id}/documents/{doc}/reject",
-		"/api/v1/cases/{id}/documents/{doc}/content", "/api/v1/deadlines", "/api/v1/admin/emergency"} {
+		"/api/v1/cases/{id}/documents/{doc}/content", "/api/v1/deadlines", "/api/v1/admin/emergency",
+		"/api/v1/complaints", "/api/v1/complaints/{id}", "/api/v1/complaints/{id}/transitions", "/api/v1/alerts"} {
 		mux.Handle(p, s.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, casesvc.Errorf(codeMethod, "Method %s is not allowed here.", r.Method))
 		})))
@@ -112,6 +114,11 @@ func register(mux *http.ServeMux, svc casesvc.Service, auth *Authenticator, logg
 	mux.Handle("GET /api/v1/deadlines", s.wrap(s.require(supervisors, s.handleDeadlines())))
 	mux.Handle("GET /api/v1/admin/emergency", s.wrap(s.require(all, s.handleGetEmergency())))
 	mux.Handle("PUT /api/v1/admin/emergency", s.wrap(s.require([]casesvc.Role{casesvc.RoleManager}, s.handlePutEmergency())))
+	// Complaints: every staff role reads (masked below supervisor); the service decides who acts.
+	mux.Handle("GET /api/v1/complaints", s.wrap(s.require(all, s.handleListComplaints())))
+	mux.Handle("GET /api/v1/complaints/{id}", s.wrap(s.require(all, s.handleGetComplaint())))
+	mux.Handle("POST /api/v1/complaints/{id}/transitions", s.wrap(s.require(all, s.handleComplaintTransition())))
+	mux.Handle("GET /api/v1/alerts", s.wrap(s.require(supervisors, s.handleAlerts())))
 	return s
 }
 

@@ -55,7 +55,8 @@ func (s *Service) Transition(ctx context.Context, caseID string, req casesvc.Tra
 	return out, nil
 }
 
-// Overdue lists open deadlines past or within soon of now, earliest first. See casesvc.Service.
+// Overdue lists open deadlines of cases and complaints past or within soon of now, earliest first.
+// See casesvc.Service.
 func (s *Service) Overdue(ctx context.Context, now time.Time, soon time.Duration) ([]casesvc.DeadlineItem, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM cases WHERE status IN (?, ?, ?, ?) ORDER BY id`,
 		casesvc.StatusInitialReview, casesvc.StatusSecondReview, casesvc.StatusJointReview, casesvc.StatusApproved)
@@ -75,11 +76,24 @@ func (s *Service) Overdue(ctx context.Context, now time.Time, soon time.Duration
 		casesvc.ComputeDeadlines(c, now)
 		out = append(out, casesvc.DeadlineItems(c, now, soon)...)
 	}
+	complaints, err := s.openComplaints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range complaints {
+		out = append(out, casesvc.ComplaintDeadlineItems(c, now, soon)...)
+	}
+	key := func(it casesvc.DeadlineItem) string {
+		if it.Kind == casesvc.DeadlineKindComplaint {
+			return it.Complaint
+		}
+		return it.CaseID
+	}
 	slices.SortStableFunc(out, func(a, b casesvc.DeadlineItem) int {
 		if c := a.Due.Compare(b.Due); c != 0 {
 			return c
 		}
-		return strings.Compare(a.CaseID, b.CaseID)
+		return strings.Compare(key(a), key(b))
 	})
 	return out, nil
 }

@@ -172,6 +172,138 @@ CREATE TABLE emergencies (
 	at     INTEGER NOT NULL
 );
 `,
+	// 3: complaints (their counter, responses, timeline and mass-complaint topics), the alerts of
+	// mass-complaint events, and notices that belong to a complaint instead of a case.
+	`
+-- One row per day in the configured zone; the counter behind CMP-YYYYMMDD-NNNNNN.
+CREATE TABLE complaint_counters (
+	day  TEXT PRIMARY KEY,
+	last INTEGER NOT NULL
+);
+
+CREATE TABLE complaints (
+	id                 TEXT PRIMARY KEY,
+	status             TEXT NOT NULL CHECK (status IN ('acknowledged', 'investigating', 'responded', 'resolved', 'escalated')),
+	category           TEXT NOT NULL CHECK (category IN ('service_attitude', 'delay', 'decision_dispute',
+	                                                     'amount_dispute', 'communication', 'other')),
+	description        TEXT NOT NULL,
+	case_id            TEXT REFERENCES cases(id), -- NULL when none
+	policy_number      TEXT NOT NULL REFERENCES policies(number),
+	complainant        TEXT NOT NULL, -- JSON casesvc.Person
+	channel            TEXT NOT NULL,
+	conversation       TEXT NOT NULL DEFAULT '',
+	contact            TEXT NOT NULL, -- JSON casesvc.ContactPreference
+	owner              TEXT NOT NULL DEFAULT '',
+	owner_role         TEXT NOT NULL DEFAULT 'supervisor' CHECK (owner_role IN ('supervisor', 'manager')),
+	first_response_due INTEGER NOT NULL, -- unix nanoseconds
+	resolution_due     INTEGER NOT NULL,
+	ombudsman_notice   TEXT NOT NULL DEFAULT '',
+	idempotency_key    TEXT UNIQUE,       -- NULL when the caller gave none
+	created_at         INTEGER NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	escalated_at       INTEGER,
+	resolved_at        INTEGER
+);
+CREATE INDEX complaints_created ON complaints(created_at);
+CREATE INDEX complaints_status ON complaints(status, created_at);
+CREATE INDEX complaints_policy ON complaints(policy_number, created_at);
+
+-- A linked case is the complainant's own: on the complaint's policy. Neither ever changes.
+CREATE TRIGGER complaints_case_on_policy BEFORE INSERT ON complaints
+WHEN NEW.case_id IS NOT NULL AND NOT EXISTS
+	(SELECT 1 FROM cases c WHERE c.id = NEW.case_id AND c.policy_number = NEW.policy_number)
+BEGIN SELECT RAISE(ABORT, 'a complaint may only link a case on its own policy'); END;
+CREATE TRIGGER complaints_case_fixed BEFORE UPDATE OF case_id, policy_number ON complaints
+WHEN NEW.case_id IS NOT OLD.case_id OR NEW.policy_number IS NOT OLD.policy_number
+BEGIN SELECT RAISE(ABORT, 'a complaint''s case and policy never change'); END;
+
+-- Replies sent to the complainant: append-only, and each carries the ombudsman route (FCPA art. 13).
+CREATE TABLE complaint_responses (
+	id               INTEGER PRIMARY KEY,
+	complaint_id     TEXT NOT NULL REFERENCES complaints(id),
+	at               INTEGER NOT NULL,
+	by               TEXT NOT NULL,
+	text             TEXT NOT NULL CHECK (trim(text) != ''),
+	ombudsman_notice TEXT NOT NULL CHECK (instr(ombudsman_notice, '0800-789-885') > 0 AND instr(ombudsman_notice, '60') > 0)
+);
+CREATE INDEX complaint_responses_complaint ON complaint_responses(complaint_id, id);
+CREATE TRIGGER complaint_responses_no_update BEFORE UPDATE ON complaint_responses
+BEGIN SELECT RAISE(ABORT, 'complaint responses are append-only'); END;
+CREATE TRIGGER complaint_responses_no_delete BEFORE DELETE ON complaint_responses
+BEGIN SELECT RAISE(ABORT, 'complaint responses are append-only'); END;
+
+CREATE TABLE complaint_timeline (
+	id           INTEGER PRIMARY KEY,
+	complaint_id TEXT NOT NULL REFERENCES complaints(id),
+	at           INTEGER NOT NULL,
+	event        TEXT NOT NULL,
+	actor        TEXT NOT NULL,
+	note         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX complaint_timeline_complaint ON complaint_timeline(complaint_id, id);
+
+-- The topics a complaint counts for in mass-complaint detection ("category:delay", ...).
+CREATE TABLE complaint_topics (
+	complaint_id TEXT NOT NULL REFERENCES complaints(id),
+	topic        TEXT NOT NULL,
+	at           INTEGER NOT NULL,
+	PRIMARY KEY (complaint_id, topic)
+);
+CREATE INDEX complaint_topics_topic ON complaint_topics(topic, at);
+
+-- Mass-complaint events, one row each. AUTOINCREMENT: the console deduplicates by "alert:<id>".
+CREATE TABLE alerts (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind           TEXT NOT NULL,
+	threshold      INTEGER NOT NULL,
+	window_seconds INTEGER NOT NULL,
+	first_at       INTEGER NOT NULL,
+	last_at        INTEGER NOT NULL,
+	raised_at      INTEGER NOT NULL,
+	delivered_at   INTEGER
+);
+CREATE INDEX alerts_last ON alerts(last_at);
+CREATE INDEX alerts_pending ON alerts(id) WHERE delivered_at IS NULL;
+CREATE TABLE alert_topics (
+	alert_id INTEGER NOT NULL REFERENCES alerts(id),
+	topic    TEXT NOT NULL,
+	PRIMARY KEY (alert_id, topic)
+);
+CREATE INDEX alert_topics_topic ON alert_topics(topic, alert_id);
+CREATE TABLE alert_complaints (
+	alert_id     INTEGER NOT NULL REFERENCES alerts(id),
+	complaint_id TEXT NOT NULL REFERENCES complaints(id),
+	PRIMARY KEY (alert_id, complaint_id)
+);
+
+-- Notices now belong to a case or to a complaint: rebuild the table (SQLite cannot drop a NOT NULL),
+-- keeping every row, its id and the AUTOINCREMENT sequence, so "notice:<id>" is never reused.
+CREATE TABLE notices_v3 (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	case_id      TEXT REFERENCES cases(id),
+	complaint_id TEXT REFERENCES complaints(id),
+	conversation TEXT NOT NULL,
+	channel      TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	data         TEXT NOT NULL, -- JSON object
+	created_at   INTEGER NOT NULL,
+	delivered_at INTEGER,
+	CHECK (case_id IS NOT NULL OR complaint_id IS NOT NULL),
+	-- A complaint reply always tells the customer the ombudsman route.
+	CHECK (kind != 'complaint_responded' OR (complaint_id IS NOT NULL AND instr(data, '0800-789-885') > 0))
+);
+INSERT INTO notices_v3 (id, case_id, conversation, channel, kind, data, created_at, delivered_at)
+	SELECT id, case_id, conversation, channel, kind, data, created_at, delivered_at FROM notices ORDER BY id;
+INSERT INTO sqlite_sequence (name, seq)
+	SELECT 'notices_v3', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'notices_v3');
+UPDATE sqlite_sequence SET seq = max(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notices'), 0))
+	WHERE name = 'notices_v3';
+DROP TABLE notices;
+ALTER TABLE notices_v3 RENAME TO notices;
+CREATE INDEX notices_pending ON notices(id) WHERE delivered_at IS NULL;
+CREATE INDEX notices_case ON notices(case_id, id);
+CREATE INDEX notices_complaint ON notices(complaint_id, id);
+`,
 }
 
 // migrate applies the migrations not yet recorded in schema_migrations, each in its own

@@ -17,8 +17,8 @@ func (s *Service) PendingNotices(ctx context.Context, limit int) ([]casesvc.Noti
 	} else if limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, conversation, channel, kind, data, created_at
-		FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
+		channel, kind, data, created_at FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending notices: %w", err)
 	}
@@ -28,7 +28,7 @@ func (s *Service) PendingNotices(ctx context.Context, limit int) ([]casesvc.Noti
 		var n casesvc.Notice
 		var data string
 		var created int64
-		if err := rows.Scan(&n.ID, &n.CaseID, &n.Conversation, &n.Channel, &n.Kind, &data, &created); err != nil {
+		if err := rows.Scan(&n.ID, &n.CaseID, &n.Complaint, &n.Conversation, &n.Channel, &n.Kind, &data, &created); err != nil {
 			return nil, fmt.Errorf("sqlite: pending notices: %w", err)
 		}
 		if err := json.Unmarshal([]byte(data), &n.Data); err != nil {
@@ -56,8 +56,17 @@ func (s *Service) MarkNoticeDelivered(ctx context.Context, id int64) error {
 
 // Notices returns every notice of a case, delivered or not, oldest first (the case's record).
 func (s *Service) Notices(ctx context.Context, caseID string) ([]casesvc.Notice, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, case_id, conversation, channel, kind, data, created_at, delivered_at
-		FROM notices WHERE case_id = ? ORDER BY id`, caseID)
+	return s.notices(ctx, `case_id = ?`, caseID)
+}
+
+// ComplaintNotices returns every notice of a complaint, delivered or not, oldest first.
+func (s *Service) ComplaintNotices(ctx context.Context, complaintID string) ([]casesvc.Notice, error) {
+	return s.notices(ctx, `complaint_id = ?`, complaintID)
+}
+
+func (s *Service) notices(ctx context.Context, where string, arg any) ([]casesvc.Notice, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
+		channel, kind, data, created_at, delivered_at FROM notices WHERE `+where+` ORDER BY id`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notices: %w", err)
 	}
@@ -68,7 +77,7 @@ func (s *Service) Notices(ctx context.Context, caseID string) ([]casesvc.Notice,
 		var data string
 		var created int64
 		var delivered sql.NullInt64
-		if err := rows.Scan(&n.ID, &n.CaseID, &n.Conversation, &n.Channel, &n.Kind, &data, &created, &delivered); err != nil {
+		if err := rows.Scan(&n.ID, &n.CaseID, &n.Complaint, &n.Conversation, &n.Channel, &n.Kind, &data, &created, &delivered); err != nil {
 			return nil, fmt.Errorf("sqlite: notices: %w", err)
 		}
 		if err := json.Unmarshal([]byte(data), &n.Data); err != nil {

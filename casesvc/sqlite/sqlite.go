@@ -31,6 +31,11 @@ type Config struct {
 	FastTrackDecisionDays int // default casesvc.DefaultFastTrackDecisionDays
 	// JointReviewAbove is the amount above which a case needs a joint review.
 	JointReviewAbove float64 // default casesvc.DefaultJointReviewAbove
+	// FirstResponseDays and ResolutionDays are a complaint's deadlines, counted from its filing.
+	FirstResponseDays int // default casesvc.DefaultFirstResponseDays
+	ResolutionDays    int // default casesvc.DefaultResolutionDays
+	// MassComplaint configures mass-complaint detection (zero fields get the defaults).
+	MassComplaint casesvc.MassComplaintRules
 }
 
 // Service implements casesvc.Service on one SQLite file.
@@ -68,6 +73,18 @@ func New(path string, cfg Config) (*Service, error) {
 	}
 	if cfg.JointReviewAbove <= 0 {
 		cfg.JointReviewAbove = casesvc.DefaultJointReviewAbove
+	}
+	if cfg.FirstResponseDays <= 0 {
+		cfg.FirstResponseDays = casesvc.DefaultFirstResponseDays
+	}
+	if cfg.ResolutionDays <= 0 {
+		cfg.ResolutionDays = casesvc.DefaultResolutionDays
+	}
+	if cfg.MassComplaint.Threshold <= 0 {
+		cfg.MassComplaint.Threshold = casesvc.DefaultMassComplaintThreshold
+	}
+	if cfg.MassComplaint.Window <= 0 {
+		cfg.MassComplaint.Window = casesvc.DefaultMassComplaintWindow
 	}
 	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate"

@@ -273,7 +273,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if err := svc.Ping(context.Background()); err != nil {
 			t.Fatalf("ping %d: %v", i, err)
 		}
-		if v, err := svc.SchemaVersion(context.Background()); err != nil || v != 2 {
+		if v, err := svc.SchemaVersion(context.Background()); err != nil || v != 3 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
 		if _, err := os.Stat(path + "-wal"); err != nil {
