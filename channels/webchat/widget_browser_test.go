@@ -213,10 +213,10 @@ func TestWidgetUploadInBrowser(t *testing.T) {
 	eval(t, ctx, "greeting", `document.querySelectorAll('#messages .msg.bot').length === 1 &&
 		document.getElementById('status').dataset.state === 'online'`)
 	eval(t, ctx, "attach button", `(() => { const b = document.getElementById('attach'); const f = document.getElementById('file');
-		return b.textContent === '📎' && b.offsetWidth > 0 && f.type === 'file' && f.multiple &&
+		return b.querySelector('svg') !== null && b.offsetWidth > 0 && f.type === 'file' && f.multiple &&
 			f.accept === 'image/jpeg,image/png,image/heic,application/pdf,.heic' })()`)
 
-	// The 📎 button's file input: the browser uploads the photo, the bubble shows its name and size.
+	// The attach button's file input: the browser uploads the photo, the bubble shows its name and size.
 	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{photo})); err != nil {
 		t.Fatal(err)
 	}
@@ -228,11 +228,12 @@ func TestWidgetUploadInBrowser(t *testing.T) {
 		t.Fatalf("stored %v", files)
 	}
 
-	// A refused file: the server's message appears as a system line; nothing stored.
+	// A refused file: the widget's own words for the refusal, in the page's language, appear as a
+	// system line; nothing stored.
 	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{exe})); err != nil {
 		t.Fatal(err)
 	}
-	eval(t, ctx, "refusal shown", `Array.from(document.querySelectorAll('#messages .msg.system .bubble')).some(b => b.textContent.indexOf('Only JPEG, PNG, HEIC photos and PDF files can be sent.') >= 0) &&
+	eval(t, ctx, "refusal shown", `Array.from(document.querySelectorAll('#messages .msg.system .bubble')).some(b => b.textContent.indexOf('只能傳送 JPEG、PNG、HEIC 照片或 PDF 檔。') >= 0) &&
 		document.querySelector('.msg.uploading') === null && !document.getElementById('attach').disabled`)
 	if files := docs.files(t); len(files) != 1 {
 		t.Fatalf("stored %v", files)

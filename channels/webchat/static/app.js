@@ -10,13 +10,30 @@
       placeholder: "請輸入訊息…", send: "送出", toggle: "English", toggleText: "English",
       failed: "無法送出", agent: "專員",
       queued: "排隊中，您是第 {n} 位", assigned: "專員 {agent} 已加入", ended: "專員已結束對話，由線上小幫手繼續為您服務",
-      attach: "附加檔案", uploading: "上傳中…", uploadFailed: "檔案無法上傳：", notReady: "尚未連線，請稍後再試。"
+      attach: "附加檔案", uploading: "上傳中…", uploadFailed: "檔案無法上傳：", notReady: "尚未連線，請稍後再試。",
+      upload_errors: {
+        unsupported_type: "只能傳送 JPEG、PNG、HEIC 照片或 PDF 檔。",
+        file_too_large: "檔案超過 20 MB，請縮小後再傳，或分成幾個檔案。",
+        empty_file: "這個檔案是空的。",
+        too_many_files: "一次最多傳 10 個檔案。",
+        invalid_session: "連線已過期，請重新整理頁面。",
+        unavailable: "系統暫時無法接收檔案，請稍後再試。"
+      }
     },
     en: {
       connecting: "Connecting…", online: "Connected", offline: "Disconnected, reconnecting…",
       placeholder: "Type a message…", send: "Send", toggle: "中文", toggleText: "中文",
       failed: "Not sent", agent: "Agent",
-      queued: "In the queue: you are number {n}", assigned: "{agent} has joined", ended: "The agent has left; the assistant is back"
+      queued: "In the queue: you are number {n}", assigned: "{agent} has joined", ended: "The agent has left; the assistant is back",
+      attach: "Attach a file", uploading: "Uploading…", uploadFailed: "The file was not sent: ", notReady: "Not connected yet; please try again in a moment.",
+      upload_errors: {
+        unsupported_type: "Only JPEG, PNG and HEIC photos and PDF files can be sent.",
+        file_too_large: "The file is over 20 MB; please send a smaller one or split it.",
+        empty_file: "The file is empty.",
+        too_many_files: "At most 10 files at a time.",
+        invalid_session: "The session has expired; please reload the page.",
+        unavailable: "Files cannot be received right now; please try again later."
+      }
     }
   };
 
@@ -147,7 +164,10 @@
       var icon = document.createElement("span");
       icon.className = "icon";
       icon.setAttribute("aria-hidden", "true");
-      icon.textContent = a.content_type === "application/pdf" ? "📄" : "🖼️";
+      // A text badge rather than an emoji: not every phone or kiosk has an emoji font.
+      var pdf = a.content_type === "application/pdf";
+      icon.className = "icon " + (pdf ? "pdf" : "image");
+      icon.textContent = pdf ? "PDF" : "IMG";
       var name = document.createElement("span");
       name.className = "name";
       name.textContent = a.filename;
@@ -419,6 +439,13 @@
     if (files.length) upload(files);
   });
 
+  // answered reports whether the newest message is from the bot or an agent.
+  function answered() {
+    var all = $messages.querySelectorAll(".msg:not(.typing)");
+    var last = all[all.length - 1];
+    return !!last && (last.classList.contains("bot") || last.classList.contains("agent"));
+  }
+
   function upload(files) {
     if (!session) { systemLine(t("notReady")); return; }
     var body = new FormData();
@@ -437,8 +464,12 @@
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (j) {
           done();
-          if (res.status === 201) { showTyping(); return; }
-          var msg = (j && j.error && j.error.message) || ("HTTP " + res.status);
+          // The bot's answer may already be here (the socket can beat the upload's response).
+          if (res.status === 201) { if (!answered()) showTyping(); return; }
+          // The widget's own words for known refusals, in the customer's language; the server's
+          // message otherwise.
+          var code = j && j.error && j.error.code;
+          var msg = (code && UI[lang].upload_errors[code]) || (j && j.error && j.error.message) || ("HTTP " + res.status);
           systemLine(t("uploadFailed") + msg);
         });
       })
