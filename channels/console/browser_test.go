@@ -8,6 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"claimline/casesvc"
+
 	"claimline/internal/browsertest"
 )
 
@@ -56,6 +58,36 @@ func TestBrowserHandoff(t *testing.T) {
 	// The rating question comes from the dialog's handback turn, when the dialog asks it.
 	time.Sleep(300 * time.Millisecond)
 	browsertest.Screenshot(t, customer, "handoff-5-customer-ended.png")
+
+	// A supervisor opens the quality tab: figures, a sample, a transcript, a review.
+	sup := browsertest.New(t, 1400, 900)
+	do(t, sup, chromedp.Navigate(e.srv.URL+"/console/"))
+	waitJS(t, sup, "sign-in form", `!!document.getElementById('token')`)
+	do(t, sup, chromedp.SetValue(chromedp.CSS(`#token`), staff[2].Token), chromedp.Click(chromedp.CSS(`#signin-btn`)))
+	waitJS(t, sup, "quality tab", `!document.getElementById('tab-quality').hidden`)
+	do(t, sup, chromedp.Click(chromedp.CSS(`#tab-quality`)))
+	waitJS(t, sup, "agent figures", `!!document.querySelector('#q-agents tr.q-agent[data-agent="alice"]')`)
+	waitJS(t, sup, "bot figures", `(document.getElementById('q-bot-conversations')||{textContent:''}).textContent === '1'`)
+	do(t, sup, chromedp.Click(chromedp.CSS(`#q-sample-btn`)))
+	waitJS(t, sup, "sampled", `document.querySelectorAll('#q-sample li.q-sampled').length === 1`)
+	do(t, sup, chromedp.Click(chromedp.CSS(`#q-sample li.q-sampled`)))
+	waitJS(t, sup, "transcript", `document.getElementById('q-transcript').textContent.indexOf('我想問理賠進度') >= 0`)
+	do(t, sup, chromedp.SetValue(chromedp.CSS(`#q-note`), "回覆親切"), chromedp.Click(chromedp.CSS(`#q-submit`)))
+	waitJS(t, sup, "reviewed", `!!document.querySelector('#q-review-status[data-review]')`)
+
+	// A mass-complaint alert arrives at once, as a banner the supervisor acknowledges.
+	for i := range 3 {
+		if _, err := e.cases.CreateComplaint(context.Background(), casesvc.NewComplaint{IdempotencyKey: "b-" + itoa(i),
+			Category: casesvc.CategoryDelay, Description: "理賠拖太久了", PolicyNumber: "HL20240017", Channel: "rest",
+			Complainant: casesvc.Person{Name: "王小明"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitJS(t, sup, "alert banner", `!!document.querySelector('#alerts .alert-banner[data-kind="mass_complaint"]')`)
+	browsertest.Screenshot(t, sup, "quality-1-supervisor-tab-alert.png")
+	do(t, sup, chromedp.Click(chromedp.CSS(`#alerts .alert-banner button.alert-ack`)))
+	waitJS(t, sup, "alert acknowledged", `document.querySelectorAll('#alerts .alert-banner').length === 0`)
+	browsertest.Screenshot(t, sup, "quality-2-reviewed.png")
 }
 
 func do(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {

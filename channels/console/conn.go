@@ -113,6 +113,7 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
+		s.leaveAlerts(c)
 		c.shutdown()
 		c.wg.Wait()
 		s.mu.Lock()
@@ -212,6 +213,7 @@ func (c *conn) auth(f inFrame) bool {
 	for _, h := range svc.Held(staff.Name) {
 		c.open(h, f.LastSeq[h.Conversation])
 	}
+	c.s.joinAlerts(c)
 	c.wg.Add(1)
 	go c.eventLoop()
 	c.s.log.Info("console: agent signed in", "agent", staff.Name, "role", staff.Role)
@@ -279,6 +281,15 @@ func (c *conn) handle(f inFrame) {
 			return
 		}
 		if err := svc.CompleteTask(ctx, c.staff, n); err != nil {
+			c.fail(err, f)
+		}
+	case "alert_ack":
+		n, err := strconv.ParseInt(rawID(f.ID), 10, 64)
+		if err != nil {
+			c.errorFrame("invalid_frame", "id is an alert id.", nil)
+			return
+		}
+		if err := c.s.ackAlert(ctx, c.staff, n); err != nil {
 			c.fail(err, f)
 		}
 	case "auth":

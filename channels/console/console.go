@@ -50,6 +50,11 @@ type Config struct {
 	Logger         *slog.Logger
 	Location       *time.Location // zone of times; default Asia/Taipei
 	PingInterval   time.Duration  // default 25s
+	// Alerts, when set, are the case service's mass-complaint alerts; Run delivers them to every
+	// signed-in supervisor and manager (an `alert` frame). AlertInterval is how often they are
+	// polled; default 1s.
+	Alerts        Alerts
+	AlertInterval time.Duration
 }
 
 // CannedReply is one prepared answer an agent can insert.
@@ -72,6 +77,9 @@ type Server struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
+
+	alerts     alertState
+	alertEvery time.Duration
 }
 
 //go:embed static canned.json
@@ -95,6 +103,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.ping <= 0 {
 		s.ping = 25 * time.Second
+	}
+	s.alertEvery = cfg.AlertInterval
+	if s.alertEvery <= 0 {
+		s.alertEvery = time.Second
 	}
 	raw := cfg.Canned
 	if raw == nil {

@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"claimline/casesvc"
 	"claimline/casesvc/httpapi"
@@ -20,6 +22,7 @@ import (
 	"claimline/channels"
 	"claimline/channels/console"
 	"claimline/channels/handoff"
+	"claimline/channels/quality"
 	"claimline/channels/sqlitestore"
 	"claimline/channels/webchat"
 	"claimline/dialog"
@@ -30,6 +33,26 @@ var staff = []casesvc.Staff{
 	{Name: "alice", Role: casesvc.RoleSpecialist, Token: "alice-token-0123456789"},
 	{Name: "bob", Role: casesvc.RoleSpecialist, Token: "bob-token-0123456789ab"},
 	{Name: "sue", Role: casesvc.RoleSupervisor, Token: "sue-token-0123456789abc"},
+	{Name: "max", Role: casesvc.RoleManager, Token: "max-token-0123456789abcd"},
+	{Name: "ada", Role: casesvc.RoleAdmin, Token: "ada-token-0123456789abcde"},
+}
+
+// clock is the handoff's controllable clock: the real time plus an offset tests advance.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
 }
 
 // env is the embedded deployment as cmd/claimline wires it, plus handoff and the console.
@@ -42,6 +65,8 @@ type env struct {
 	router *channels.Router
 	wc     *webchat.Server
 	cs     *console.Server
+	reg    *prometheus.Registry
+	clock  *clock
 	srv    *httptest.Server
 	cancel context.CancelFunc
 }
@@ -55,9 +80,10 @@ func newEnvHours(t *testing.T, dir string, hours handoff.Hours) *env {
 	t.Helper()
 	ctx := context.Background()
 	loc, _ := time.LoadLocation("Asia/Taipei")
-	e := &env{t: t, dir: dir}
+	e := &env{t: t, dir: dir, reg: prometheus.NewRegistry(), clock: &clock{}}
 	var err error
-	if e.cases, err = casesqlite.New(filepath.Join(dir, "casesvc.db"), casesqlite.Config{Location: loc}); err != nil {
+	if e.cases, err = casesqlite.New(filepath.Join(dir, "casesvc.db"), casesqlite.Config{Location: loc,
+		MassComplaint: casesvc.MassComplaintRules{Threshold: 3, Window: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := casesqlite.SeedDemo(ctx, e.cases); err != nil {
@@ -71,11 +97,12 @@ func newEnvHours(t *testing.T, dir string, hours handoff.Hours) *env {
 		t.Fatal(err)
 	}
 	e.hs, err = handoff.New(handoff.Config{Path: filepath.Join(dir, "channels.db"), Cases: e.cases,
-		Hours: hours, Tick: 50 * time.Millisecond})
+		Hours: hours, Tick: 50 * time.Millisecond, Now: e.clock.now, Metrics: handoff.NewMetrics(e.reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := dialog.New(dialog.Config{Cases: e.cases, NLU: dialog.BuiltinNLU(n), Location: loc, Handoff: e.hs})
+	e.reg.MustRegister(e.hs.BotCollector(24 * time.Hour))
+	engine, err := dialog.New(dialog.Config{Cases: e.cases, NLU: dialog.BuiltinNLU(n), Location: loc, Handoff: e.hs, Ratings: e.hs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,16 +120,23 @@ func newEnvHours(t *testing.T, dir string, hours handoff.Hours) *env {
 	if e.wc, err = webchat.New(webchat.Config{Router: e.router, PingInterval: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if e.cs, err = console.New(console.Config{Handoff: e.hs, Router: e.router, Auth: auth, Cases: e.cases, PingInterval: time.Second}); err != nil {
+	if e.cs, err = console.New(console.Config{Handoff: e.hs, Router: e.router, Auth: auth, Cases: e.cases, PingInterval: time.Second,
+		Alerts: e.cases, AlertInterval: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	qa, err := quality.New(quality.Config{Handoff: e.hs, Conversations: e.router, Auth: auth, Audit: e.cases, Location: loc})
+	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	e.wc.Register(mux)
 	e.cs.Register(mux)
+	qa.Register(mux)
 	e.srv = httptest.NewServer(mux)
 	var runCtx context.Context
 	runCtx, e.cancel = context.WithCancel(context.Background())
 	go e.hs.Run(runCtx)
+	go e.cs.Run(runCtx)
 	t.Cleanup(e.close)
 	return e
 }

@@ -91,6 +91,8 @@ type Config struct {
 	Tick   time.Duration // how often waits are checked; default 5s
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Metrics records the agents' and the handoffs' metrics (NewMetrics); nil records nothing.
+	Metrics *Metrics
 }
 
 // Hold is a conversation a person holds or is about to: queued, with an agent, or leaving a
@@ -208,6 +210,8 @@ type Service struct {
 	agents    map[string]*agentState
 	listeners map[int]func(Event)
 	nextL     int
+
+	seen seenCache // conversations already noted in handoff_conversations
 }
 
 type effect struct {
@@ -335,6 +339,8 @@ func (s *Service) RequestHandoff(ctx context.Context, r dialog.HandoffRequest) e
 	}
 	s.holds[h.Conversation] = h
 	s.mu.Unlock()
+	s.noteConversation(ctx, h.Conversation, h.Channel, now)
+	s.cfg.Metrics.handoff(h.Reason)
 	s.log.Info("handoff queued", "conversation", h.Conversation, "priority", PriorityName(h.Priority), "reason", h.Reason)
 	s.emit(Event{Kind: EventQueue, Conversation: h.Conversation})
 	return nil
@@ -374,6 +380,13 @@ func (s *Service) AfterTurn(ctx context.Context, conversation string) {
 
 // Intercept (channels.Handoffs) keeps the customer messages of a held conversation from the dialog.
 func (s *Service) Intercept(ctx context.Context, conv *channels.Conversation, m channels.Message) (bool, []channels.Message, error) {
+	if m.Direction == channels.DirIn {
+		at := m.TS
+		if at.IsZero() {
+			at = s.now()
+		}
+		s.noteConversation(ctx, conv.ID, conv.Channel, at)
+	}
 	s.mu.Lock()
 	h := s.holds[conv.ID]
 	if h == nil {
@@ -479,15 +492,24 @@ func (s *Service) Send(ctx context.Context, staff casesvc.Staff, conversation, i
 	h := s.holds[conversation]
 	r := s.router
 	ok := h != nil && h.State == StateAssigned && h.Agent == staff.Name
+	var hid int64
+	if ok {
+		hid = h.ID
+	}
 	s.mu.Unlock()
 	if !ok {
 		return channels.Message{}, false, casesvc.Errorf(casesvc.EFORBIDDEN, "You do not hold this conversation.")
 	}
 	body, _ := json.Marshal(channels.AgentMessage{Staff: staff.Name, Agent: staff.Name, Text: text})
-	return r.ReceiveInto(ctx, conversation, channels.Inbound{
+	at := s.now()
+	msg, dup, err := r.ReceiveInto(ctx, conversation, channels.Inbound{
 		Event: channels.EventAgentMessage, ClientID: channels.AgentClientIDPrefix + staff.Name + ":" + id,
-		Text: string(body), ReceivedAt: s.now(),
+		Text: string(body), ReceivedAt: at,
 	})
+	if err == nil && !dup {
+		s.firstReply(ctx, hid, staff.Name, at)
+	}
+	return msg, dup, err
 }
 
 // Transfer passes a conversation the staff member holds (supervisors: any) to another online agent
@@ -506,6 +528,7 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 	var fx []effect
 	var ev []Event
 	if toQueue {
+		s.endAssignment(ctx, h, "requeued")
 		h.State, h.Agent, h.skip, h.Announced, h.reminded = StateQueued, "", from, 0, false
 		s.save(ctx, h)
 		ev = append(ev, Event{Kind: EventReleased, Conversation: h.Conversation, Agent: from, Why: "requeued"},
@@ -524,6 +547,7 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 			return casesvc.Errorf(casesvc.ECONFLICT, "That agent is at their limit of conversations.")
 		}
 		ev = append(ev, Event{Kind: EventReleased, Conversation: h.Conversation, Agent: from, Why: "transferred"})
+		s.endAssignment(ctx, h, "transferred")
 		fx, ev = s.assignLocked(ctx, h, a, "transferred", fx, ev)
 	}
 	fx, ev = s.routeLocked(ctx, fx, ev)
@@ -542,6 +566,7 @@ func (s *Service) End(ctx context.Context, staff casesvc.Staff, conversation str
 		return err
 	}
 	agent := h.Agent
+	s.endAssignment(ctx, h, "ended")
 	s.closeLocked(ctx, h, "ended", resolved)
 	fx := []effect{{h.Conversation, channels.HandoffUpdate{State: channels.HandoffEnded, Agent: agent, Resolved: resolved,
 		Text: say(h.Lang, "ended", "agent", agent)}}}
@@ -670,8 +695,14 @@ func (s *Service) RecordRating(ctx context.Context, conversation string, score i
 	if utf8.RuneCountInString(comment) > 2000 {
 		comment = string([]rune(comment)[:2000])
 	}
-	return s.db.putRating(ctx, Rating{Handoff: id, Conversation: conversation, Agent: agent, Score: score,
-		Comment: strings.TrimSpace(comment), At: s.now()})
+	if err := s.db.putRating(ctx, Rating{Handoff: id, Conversation: conversation, Agent: agent, Score: score,
+		Comment: strings.TrimSpace(comment), At: s.now()}); err != nil {
+		return err
+	}
+	if comment == "" { // the dialog records the score first, then again with the comment: count once
+		s.cfg.Metrics.rating(agent, score)
+	}
+	return nil
 }
 
 // Ratings returns the ratings of a conversation's handoffs.
@@ -818,6 +849,7 @@ func (s *Service) assignLocked(ctx context.Context, h *Hold, a *agentState, how 
 	}
 	a.lastAssigned = h.AssignedAt
 	s.save(ctx, h)
+	s.startAssignment(ctx, h, how)
 	fx = append(fx, effect{h.Conversation, channels.HandoffUpdate{State: channels.HandoffAssigned, Agent: name,
 		Text: say(h.Lang, how, "agent", name)}})
 	ev = append(ev, Event{Kind: EventAssigned, Conversation: h.Conversation, Agent: name},

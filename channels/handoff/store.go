@@ -67,6 +67,42 @@ var migrations = []string{
 		comment      TEXT NOT NULL DEFAULT '',
 		at           TEXT NOT NULL
 	);`,
+	// 2: quality monitoring (quality.go): every agent's part of a handoff, the conversations the
+	// customer wrote in, and the supervisors' reviews. Times in these tables are fixedStamp (fixed
+	// width, so they compare as text).
+	`CREATE TABLE handoff_assignments (
+		id             INTEGER PRIMARY KEY AUTOINCREMENT,
+		handoff        INTEGER NOT NULL,
+		conversation   TEXT NOT NULL,
+		channel        TEXT NOT NULL DEFAULT '',
+		agent          TEXT NOT NULL,
+		how            TEXT NOT NULL,             -- assigned | transferred
+		assigned_at    TEXT NOT NULL,
+		first_reply_at TEXT NOT NULL DEFAULT '',  -- the agent's first message in this assignment
+		released_at    TEXT NOT NULL DEFAULT '',
+		why            TEXT NOT NULL DEFAULT ''   -- ended | transferred | requeued
+	);
+	CREATE UNIQUE INDEX handoff_assignments_open ON handoff_assignments (handoff) WHERE released_at = '';
+	CREATE INDEX handoff_assignments_agent ON handoff_assignments (agent, assigned_at);
+	CREATE INDEX handoff_assignments_conversation ON handoff_assignments (conversation);
+	CREATE INDEX handoffs_conversation ON handoffs (conversation);
+	CREATE INDEX handoff_ratings_at ON handoff_ratings (at);
+	CREATE TABLE handoff_conversations (
+		conversation TEXT PRIMARY KEY,
+		channel      TEXT NOT NULL DEFAULT '',
+		first_at     TEXT NOT NULL              -- the customer's first message
+	);
+	CREATE INDEX handoff_conversations_first ON handoff_conversations (first_at);
+	CREATE TABLE quality_reviews (
+		id           INTEGER PRIMARY KEY AUTOINCREMENT,
+		conversation TEXT NOT NULL,
+		reviewer     TEXT NOT NULL,
+		score        INTEGER NOT NULL,
+		note         TEXT NOT NULL DEFAULT '',
+		at           TEXT NOT NULL,
+		UNIQUE (conversation, reviewer)
+	);
+	CREATE INDEX quality_reviews_at ON quality_reviews (at);`,
 }
 
 func openDB(path string) (*db, error) {
@@ -292,6 +328,9 @@ func stampOrEmpty(t time.Time) string {
 	}
 	return stamp(t)
 }
+
+// fixedStamp is a UTC time of fixed width: compared as text it orders like time.
+func fixedStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 func parse(v string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, v)

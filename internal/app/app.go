@@ -25,6 +25,7 @@ import (
 	"claimline/channels"
 	"claimline/channels/console"
 	"claimline/channels/handoff"
+	"claimline/channels/quality"
 	"claimline/channels/sms"
 	"claimline/channels/sqlitestore"
 	"claimline/channels/telegram"
@@ -145,14 +146,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, fmt.Errorf("staffed hours: %w", err)
 		}
 	}
+	// [quality] the registry is made before the handoff, which records the agents' metrics into it.
+	a.Registry = prometheus.NewRegistry()
 	// Holds, call-back tasks and ratings live beside the conversations they belong to.
 	a.Handoff, err = handoff.New(handoff.Config{
 		Path: filepath.Join(cfg.DataDir, "channels.db"), Cases: a.Cases, Hours: hours,
 		MaxChats: cfg.AgentMaxChats, MaxWait: cfg.HandoffMaxWait, Logger: a.Log,
+		Metrics: handoff.NewMetrics(a.Registry), // [quality]
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open handoff store: %w", err)
 	}
+	a.Registry.MustRegister(a.Handoff.BotCollector(24 * time.Hour)) // [quality] bot figures as gauges
 	a.NLU, err = nlu.New(nlu.Config{Location: cfg.Location})
 	if err != nil {
 		return nil, fmt.Errorf("build understanding: %w", err)
@@ -173,7 +178,6 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("build dialog: %w", err)
 	}
-	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = channels.NewMetrics(a.Registry)
 	a.Router, err = channels.NewRouter(channels.RouterConfig{
@@ -269,12 +273,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	cs, err := console.New(console.Config{
 		Handoff: a.Handoff, Router: a.Router, Auth: auth, Cases: a.Cases,
 		AllowedOrigins: a.Config.AllowedOrigins, Logger: a.Log, Location: a.Config.Location,
+		Alerts: a.Cases, // [quality] mass-complaint alerts pushed to supervisors and managers
+	})
+	if err != nil {
+		return err
+	}
+	qa, err := quality.New(quality.Config{ // [quality] transcripts, reviews, figures
+		Handoff: a.Handoff, Conversations: a.Router, Auth: auth, Audit: a.Cases, Location: a.Config.Location, Logger: a.Log,
 	})
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           a.routes(auth, wc, cs),
+		Handler:           a.routes(auth, wc, cs, qa),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -286,6 +297,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := a.startBackground(bgCtx); err != nil {
 		return err
 	}
+	go cs.Run(bgCtx) // [quality] delivers mass-complaint alerts
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	pollDone := make(chan struct{})

@@ -10,15 +10,18 @@ import (
 
 	"claimline/casesvc/httpapi"
 	"claimline/channels/console"
+	"claimline/channels/quality"
 	"claimline/channels/webchat"
 	"claimline/dialog/nlu/nluhttp"
 )
 
 // routes lists every route of the embedded deployment in one place.
-func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server, cs *console.Server) http.Handler {
+func (a *App) routes(auth *httpapi.Authenticator, wc *webchat.Server, cs *console.Server, qa *quality.API) http.Handler {
 	mux := http.NewServeMux()
 	wc.Register(mux) // "/" (the widget), /webchat/ws, /webchat/upload, /api/v1/rest/messages
 	cs.Register(mux) // /console/ (the agent console), /console/ws
+	// [quality] GET /api/v1/conversations/{id}, /api/v1/reviews[/sample], /api/v1/quality/{agents,bot}
+	qa.Register(mux)
 	httpapi.Register(mux, a.Cases, auth, a.Log, httpapi.WithBlobs(a.Blobs), httpapi.WithLocation(a.Config.Location))
 	if a.SMS != nil {
 		a.SMS.Register(mux) // POST /sms/twilio, POST /sms/twilio/status

@@ -54,6 +54,8 @@
         $("conn-status").setAttribute("data-state", "online");
         $("conn-status").textContent = "已連線 Online";
         $("supervisor").hidden = !f.supervisor;
+        quality.enabled = me.role === "supervisor" || me.role === "manager";
+        $("tab-quality").hidden = !quality.enabled;
         $("ready").disabled = !f.takes_chats;
         if ($("ready").checked) send({ type: "status", ready: true });
         renderCanned();
@@ -71,6 +73,8 @@
       case "ended": onEnded(f); break;
       case "tasks": renderTasks(f.tasks || []); break;
       case "supervisor": renderSupervisor(f); break;
+      case "alert": showAlert(f); break;
+      case "alert_acked": var b = document.querySelector('#alerts .alert-banner[data-alert="' + f.id + '"]'); if (b) b.parentNode.removeChild(b); break;
       case "ack": break;
       case "status": $("ready").checked = !!f.ready; break;
       case "error":
@@ -279,6 +283,99 @@
   });
   $("ready").addEventListener("change", function () { send({ type: "status", ready: $("ready").checked }); });
   setInterval(function () { send({ type: "ping" }); }, 20000);
+
+  // Mass-complaint alerts: a banner per alert until the viewer acknowledges it.
+  function showAlert(f) {
+    if (document.querySelector('#alerts .alert-banner[data-alert="' + f.id + '"]')) return;
+    var b = el("div", "alert-banner");
+    b.setAttribute("data-alert", f.id);
+    b.setAttribute("data-kind", f.kind);
+    var what = f.category || f.topic || "";
+    b.appendChild(el("span", "alert-text", "⚠ 大量客訴 Mass complaint: " + what + " · " + f.count + " 件 in " + f.window + " · " + hm(f.at)));
+    var ack = el("button", "alert-ack", "已知悉 Acknowledge"); ack.type = "button";
+    ack.addEventListener("click", function () { send({ type: "alert_ack", id: f.id }); });
+    b.appendChild(ack);
+    $("alerts").appendChild(b);
+  }
+
+  // Quality tab (supervisors and managers): the back-office quality API with the staff token.
+  var quality = { enabled: false, current: "" };
+  function api(method, path, body) {
+    var opts = { method: method, headers: { "Authorization": "Bearer " + token } };
+    if (body) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    return fetch(path, opts).then(function (r) {
+      return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status); return j; });
+    });
+  }
+  function sinceParam() { var v = $("q-since").value; return v ? "?since=" + encodeURIComponent(v) : ""; }
+  function pct(x) { return (Math.round(x * 1000) / 10) + "%"; }
+  function showTab(which) {
+    var q = which === "quality";
+    $("quality").hidden = !q; $("layout").hidden = q;
+    $("tab-quality").classList.toggle("active", q); $("tab-chats").classList.toggle("active", !q);
+    if (q) loadQuality();
+  }
+  $("tab-chats").addEventListener("click", function () { showTab("chats"); });
+  $("tab-quality").addEventListener("click", function () { showTab("quality"); });
+  $("q-refresh").addEventListener("click", loadQuality);
+  function loadQuality() {
+    api("GET", "/api/v1/quality/bot" + sinceParam()).then(function (j) {
+      var b = j.bot;
+      dl($("q-bot"), [["Conversations", b.conversations, "q-bot-conversations"], ["Containment", pct(b.containment_rate), "q-bot-containment"],
+        ["Handoff rate", pct(b.handoff_rate), "q-bot-handoff"], ["Misunderstanding", pct(b.misunderstanding_rate), "q-bot-misunderstanding"]]);
+    }).catch(function (e) { flash(String(e.message)); });
+    api("GET", "/api/v1/quality/agents" + sinceParam()).then(function (j) {
+      var tb = $("q-agents").tBodies[0]; clear(tb);
+      (j.agents || []).forEach(function (a) {
+        var tr = el("tr", "q-agent"); tr.setAttribute("data-agent", a.agent);
+        [a.agent, a.chats, a.first_response_avg_seconds, a.handling_avg_seconds,
+          a.satisfaction_count ? a.satisfaction_mean + " (" + a.satisfaction_count + ")" : "–",
+          a.review_count ? a.review_mean + " (" + a.review_count + ")" : "–"].forEach(function (v) { tr.appendChild(el("td", "", String(v))); });
+        tb.appendChild(tr);
+      });
+    }).catch(function (e) { flash(String(e.message)); });
+  }
+  $("q-sample-btn").addEventListener("click", function () {
+    var req = { count: parseInt($("q-count").value, 10) || 5 };
+    if ($("q-agent").value.trim()) req.agent = $("q-agent").value.trim();
+    if ($("q-since").value) req.since = $("q-since").value;
+    api("POST", "/api/v1/reviews/sample", req).then(function (j) {
+      $("q-available").textContent = j.available + " 未覆核 unreviewed";
+      var ul = $("q-sample"); clear(ul);
+      (j.conversations || []).forEach(function (c) {
+        var li = el("li", "q-sampled", c.channel + " · " + hm(c.first_at) + " · " + (c.agents.join(", ") || "bot") + " · " + c.id.slice(0, 8));
+        li.setAttribute("data-conversation", c.id);
+        li.addEventListener("click", function () { openReview(c.id); });
+        ul.appendChild(li);
+      });
+    }).catch(function (e) { flash(String(e.message)); });
+  });
+  function openReview(id) {
+    quality.current = id;
+    Array.prototype.forEach.call(document.querySelectorAll("#q-sample li"), function (li) {
+      li.classList.toggle("active", li.getAttribute("data-conversation") === id);
+    });
+    api("GET", "/api/v1/conversations/" + encodeURIComponent(id)).then(function (j) {
+      var c = j.conversation;
+      $("q-review").hidden = false; $("q-review-status").textContent = "";
+      $("q-review-title").textContent = c.channel + " · " + (c.agents.join(", ") || "bot") +
+        (c.rating ? " · ★" + c.rating.score + (c.rating.comment ? " " + c.rating.comment : "") : "");
+      var t = $("q-transcript"); clear(t);
+      j.messages.forEach(function (m) {
+        var n = el("div", "msg " + m.from); n.setAttribute("data-seq", m.seq);
+        n.appendChild(el("span", "who", (m.from === "agent" ? m.agent : m.from) + " · " + hm(m.ts)));
+        n.appendChild(el("span", "text", m.text || (m.action ? "[" + m.action + "]" : "")));
+        t.appendChild(n);
+      });
+    }).catch(function (e) { flash(String(e.message)); });
+  }
+  $("q-review-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!quality.current) return;
+    api("POST", "/api/v1/reviews", { conversation: quality.current, score: parseInt($("q-score").value, 10), note: $("q-note").value })
+      .then(function (r) { $("q-review-status").textContent = "已覆核 Reviewed (" + r.score + ")"; $("q-review-status").setAttribute("data-review", r.id); loadQuality(); })
+      .catch(function (e) { $("q-review-status").textContent = String(e.message); });
+  });
 
   try {
     var saved = sessionStorage.getItem("claimline.console.token");
