@@ -350,5 +350,28 @@ func (a *App) startBackground(ctx context.Context) error {
 	}
 	go relay.Run(ctx)
 	go a.Handoff.Run(ctx)
+	go a.escalateOverdueComplaints(ctx, time.Minute)
 	return nil
+}
+
+// escalateOverdueComplaints hands complaints past their deadlines to the manager (FCPA art. 13: a
+// reply within 30 days), checking every interval; escalation is idempotent, so a missed tick only
+// delays it.
+func (a *App) escalateOverdueComplaints(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if escalated, err := a.Cases.EscalateOverdue(ctx, time.Now()); err != nil {
+			if ctx.Err() == nil {
+				a.Log.Warn("complaint escalation failed; will retry", "err", err)
+			}
+		} else if len(escalated) > 0 {
+			a.Log.Info("escalated overdue complaints to the manager", "count", len(escalated))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
