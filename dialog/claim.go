@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -36,6 +37,11 @@ func (claimFlow) begin(t *turn, f *frame) status {
 		f.set("_empathy", "1")
 	}
 	t.note(t.msg("claim_intro"))
+	// A disaster event not yet told in this conversation: its green channel may apply to this claim.
+	prevEmergency := t.st.Emergency
+	if em := t.emergencyNote(); em != "" && t.st.Emergency != prevEmergency {
+		t.note(em)
+	}
 	idSlots, rest := identityPrefill(t, text)
 	// Whatever the first message says about the incident is kept; those questions are skipped.
 	fill(t, f, claimFields(t, f), rest)
@@ -1035,6 +1041,12 @@ func submit(t *turn, f *frame) status {
 		return statusWaiting
 	}
 	c, err := t.e.cfg.Cases.CreateCase(t.ctx, nc)
+	if errors.Is(err, ErrQueued) {
+		// The case service is down; the outbox kept the claim and will file it. The case id and the
+		// documents to send come as a notice (NoticeCaseFiled) once it is filed.
+		t.say(t.msg("submit_queued"))
+		return statusComplete
+	}
 	switch casesvc.ErrorCode(err) {
 	case "":
 	case casesvc.EINVALID, casesvc.ENOTFOUND:
@@ -1100,6 +1112,9 @@ func newCase(t *turn, f *frame, key string) (casesvc.NewCase, error) {
 func receipt(t *turn, c *casesvc.Case) string {
 	var b strings.Builder
 	b.WriteString(t.msg("submitted", "id", c.ID))
+	if c.Priority == "green_channel" {
+		b.WriteString(t.msg("green_channel"))
+	}
 	if len(c.MissingDocuments) == 0 {
 		b.WriteString("\n" + t.msg("docs_none"))
 	} else {

@@ -5,6 +5,7 @@ package dialog
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"claimline/casesvc"
@@ -93,7 +94,32 @@ type Cases interface {
 	Case(ctx context.Context, id string) (*casesvc.Case, error)
 	// AddDocument attaches a file the customer sent to a case (see casesvc.Service.AddDocument).
 	AddDocument(ctx context.Context, caseID string, nd casesvc.NewDocument) (*casesvc.DocumentResult, error)
+	// CreateComplaint files a complaint (casesvc.ComplaintService): ENOTFOUND for a linked case that
+	// does not exist or is on another policy (the same answer), EINVALID, or ErrQueued (see below).
+	CreateComplaint(ctx context.Context, nc casesvc.NewComplaint) (*casesvc.Complaint, error)
+	// CurrentEmergency returns the declared disaster event, or nil: the greeting mentions it.
+	CurrentEmergency(ctx context.Context) (*casesvc.Emergency, error)
 }
+
+// ErrQueued is returned (wrapped; test with errors.Is) by Cases.CreateCase or Cases.CreateComplaint
+// when the case service could not be reached and the submission was kept in a durable outbox
+// (internal/intake) to be filed when it answers again. Nothing is lost: the customer is told it was
+// received, and a notice of kind NoticeCaseFiled or NoticeComplaintFiled brings the id into the
+// conversation later (NoticeIntakeFailed when the service refused it after all).
+var ErrQueued = errors.New("dialog: the case service is unreachable; the submission is queued")
+
+// Notice kinds of the intake outbox (internal/intake), besides casesvc's.
+const (
+	// NoticeCaseFiled: a claim taken during an outage was filed. CaseID and Data: case_id,
+	// missing_documents ([]string), fast_track (bool), priority.
+	NoticeCaseFiled = "case_filed"
+	// NoticeComplaintFiled: a complaint taken during an outage was filed. Data: complaint_id,
+	// first_response_days, resolution_days.
+	NoticeComplaintFiled = "complaint_filed"
+	// NoticeIntakeFailed: a queued claim or complaint was refused when it was replayed (Data: what,
+	// "case" or "complaint"); the customer is offered a person.
+	NoticeIntakeFailed = "intake_failed"
+)
 
 // Ratings records the satisfaction rating asked after a person hands a conversation back (1 to 5,
 // optional comment). The score is recorded as soon as it is given (comment ""), then again with the

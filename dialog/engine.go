@@ -43,7 +43,7 @@ type HandoffRequest struct {
 	Conversation string
 	Channel      string
 	Lang         string
-	Reason       string            // customer_asked, repeated_misunderstanding, identity_failed, field_retries
+	Reason       string            // customer_asked, repeated_misunderstanding, identity_failed, field_retries, complaint, angry
 	Flow         string            // the flow in progress, "" at the menu
 	Slots        map[string]string // the fields filled so far (personal data: never log)
 	PolicyNumber string            // the verified policy, if any
@@ -70,6 +70,10 @@ type Config struct {
 	// documents are complete"; defaults follow casesvc (10) and the green channel (5).
 	DecisionDays          int
 	FastTrackDecisionDays int
+	// ComplaintFirstResponseDays / ComplaintResolutionDays are told to a complainant whose complaint
+	// was queued during an outage (a filed one carries its own deadlines); defaults follow casesvc (7, 30).
+	ComplaintFirstResponseDays int
+	ComplaintResolutionDays    int
 	// Now is used only when an Input has no time; default time.Now.
 	Now func() time.Time
 }
@@ -109,6 +113,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.FastTrackDecisionDays <= 0 {
 		cfg.FastTrackDecisionDays = 5
 	}
+	if cfg.ComplaintFirstResponseDays <= 0 {
+		cfg.ComplaintFirstResponseDays = casesvc.DefaultFirstResponseDays
+	}
+	if cfg.ComplaintResolutionDays <= 0 {
+		cfg.ComplaintResolutionDays = casesvc.DefaultResolutionDays
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -126,11 +136,12 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, nlu: cfg.NLU, msgs: msgs}
 	// Flows are registered here, by id, so the list of what the bot can do is in one place.
 	e.flows = map[string]flow{
-		flowClaim:    claimFlow{},
-		flowIdentity: identityFlow{},
-		flowProgress: progressFlow{},
-		flowDocs:     docsFlow{},
-		flowRating:   ratingFlow{},
+		flowClaim:     claimFlow{},
+		flowIdentity:  identityFlow{},
+		flowProgress:  progressFlow{},
+		flowDocs:      docsFlow{},
+		flowRating:    ratingFlow{},
+		flowComplaint: complaintFlow{},
 	}
 	return e, nil
 }
@@ -160,6 +171,12 @@ type state struct {
 	// Resend are documents staff rejected and asked for again (document_rejected notices): the next
 	// file for that case is that kind.
 	Resend []resend `json:"resend,omitempty"`
+	// Emergency is the disaster event the customer was told about (greeting or claim), so a claim
+	// does not repeat it.
+	Emergency string `json:"emergency,omitempty"`
+	// NoticeCase is the case of the last rejection notice: a complaint started from its button
+	// offers that case first.
+	NoticeCase string `json:"notice_case,omitempty"`
 }
 
 // frame is one flow in progress: its step, its slot values and its retry counts.
@@ -301,6 +318,14 @@ func (e *Engine) handleAction(t *turn) {
 	case a == nlu.IntentHumanAgent:
 		e.handoff(t, "customer_asked")
 		return
+	case strings.HasPrefix(a, actHandoffPrefix):
+		// A person offered for a reason (a complaint just filed, an angry message).
+		reason := strings.TrimPrefix(a, actHandoffPrefix)
+		if reason != reasonComplaint && reason != reasonAngry {
+			reason = "customer_asked"
+		}
+		e.handoff(t, reason)
+		return
 	case len(a) > 5 && a[:5] == "lang:":
 		e.switchLang(t, normLang(a[5:]))
 		return
@@ -334,6 +359,12 @@ func (e *Engine) handleText(t *turn) {
 		st.Stack = nil
 		top = nil
 	}
+	if top != nil && top.Flow == flowComplaint && top.Step == stepComplaintOffer && len(st.Stack) == 1 && !offerAnswer(t) {
+		// The complaint is filed and a person was offered; the customer moved on: the menu takes it.
+		st.Stack = nil
+		top = nil
+	}
+	angry := isAngry(text)
 	if g := globalIntent(text, intent, conf, res, top != nil); g != "" {
 		switch g {
 		case nlu.IntentCancel:
@@ -341,8 +372,15 @@ func (e *Engine) handleText(t *turn) {
 		case nlu.IntentHelp:
 			e.help(t)
 		case nlu.IntentHumanAgent:
-			e.handoff(t, "customer_asked")
+			reason := "customer_asked"
+			if angry {
+				reason = reasonAngry
+			}
+			e.handoff(t, reason)
 		}
+		return
+	}
+	if angry && e.offerPersonToAngry(t, top) {
 		return
 	}
 	if top != nil {
@@ -407,8 +445,7 @@ func (e *Engine) menuIntent(t *turn, intent string) {
 	case nlu.IntentSubmitDocuments:
 		e.push(t, flowDocs)
 	case nlu.IntentComplaint:
-		t.note(t.msg("not_available.complaint", "hotline", t.msg("hotline")))
-		t.menu("menu_again")
+		e.push(t, flowComplaint)
 	case nlu.IntentHumanAgent:
 		e.handoff(t, "customer_asked")
 	case nlu.IntentHelp:
@@ -546,6 +583,12 @@ func (e *Engine) switchLang(t *turn, l string) {
 // handoff passes the conversation to a person when one is reachable; otherwise it says so and gives
 // the hotline, keeping the form so the customer can go on.
 func (e *Engine) handoff(t *turn, reason string) {
+	top := t.top()
+	if top != nil && top.Flow == flowComplaint && reason == "customer_asked" {
+		reason = reasonComplaint // the complaint goes first in the queue
+	}
+	// A complaint already filed, with a person offered: the frame is done once a person is asked.
+	filed := top != nil && top.Flow == flowComplaint && top.Step == stepComplaintOffer
 	if e.cfg.Handoff != nil {
 		r := HandoffRequest{Conversation: t.in.Conversation, Channel: t.in.Channel, Lang: t.st.Lang,
 			Reason: reason, PolicyNumber: t.st.Verified}
@@ -561,11 +604,19 @@ func (e *Engine) handoff(t *turn, reason string) {
 			}
 		}
 		if err := e.cfg.Handoff.RequestHandoff(t.ctx, r); err == nil {
+			if filed {
+				t.st.Stack = t.st.Stack[:len(t.st.Stack)-1]
+			}
 			t.say(t.msg("handoff_requested"))
 			return
 		}
 	}
 	t.note(t.msg("not_available.human_agent", "hotline", t.msg("hotline")))
+	if filed {
+		t.st.Stack = t.st.Stack[:len(t.st.Stack)-1]
+		t.menu("menu_again")
+		return
+	}
 	if t.top() != nil {
 		e.resumeTop(t)
 		return
@@ -645,16 +696,37 @@ func (t *turn) flush() {
 
 func (t *turn) greet() {
 	t.st.Misses = 0
+	if em := t.emergencyNote(); em != "" {
+		t.menu2(t.msg("greeting.hello") + t.sep() + em + t.sep() + t.msg("menu_prompt"))
+		return
+	}
 	t.menu("greeting")
 }
 
+// emergencyNote is the sentence about the declared disaster event ("" when there is none or the
+// case service cannot say); it remembers the event was told.
+func (t *turn) emergencyNote() string {
+	em, err := t.e.cfg.Cases.CurrentEmergency(t.ctx)
+	if err != nil || em == nil || !em.Active || em.Name == "" {
+		return ""
+	}
+	t.st.Emergency = em.Name
+	if len(em.Regions) == 0 {
+		return t.msg("emergency.all", "name", em.Name)
+	}
+	return t.msg("emergency", "name", em.Name, "regions", strings.Join(em.Regions, t.msg("list_sep")))
+}
+
 // menu says key with the menu buttons.
-func (t *turn) menu(key string) {
+func (t *turn) menu(key string) { t.menu2(t.msg(key)) }
+
+// menu2 says text with the menu buttons.
+func (t *turn) menu2(text string) {
 	var bs []Button
 	for _, m := range menuIntents {
 		bs = append(bs, Button{Label: t.msg("menu." + m), Value: m})
 	}
-	t.say(t.msg(key), bs...)
+	t.say(text, bs...)
 }
 
 // personButtons are the way out of every dead end.

@@ -249,7 +249,9 @@ func TestMenuAndDeadEnds(t *testing.T) {
 		// Sending documents works now (issue 4): the identity check comes first; cancel leaves it.
 		{press: "submit_documents", want: []string{"補件前需要先確認您的身分", "保單號碼"}},
 		{say: "取消", want: []string{"已取消"}, buttons: []string{"申請理賠"}},
-		{press: "complaint", want: []string{"0800-000-123"}, buttons: []string{"查詢進度"}},
+		// Complaints are taken here now (issue 8): the identity check first; cancel leaves it.
+		{press: "complaint", want: []string{"協助您提出客訴", "保單號碼"}},
+		{say: "取消", want: []string{"已取消"}, buttons: []string{"查詢進度"}},
 		{say: "我要找真人客服", want: []string{"還無法轉接真人客服", "0800-000-123"}, buttons: []string{"申請理賠"}},
 		{say: "help", want: []string{"我可以協助您"}},
 	})

@@ -56,6 +56,8 @@ func (e *Engine) notice(t *turn) {
 		text = t.msg("notice.rejected", "id", id, "reason", get("reason"), "basis", get("basis"))
 		bs = []Button{{Label: t.msg("menu.human_agent"), Value: nlu.IntentHumanAgent},
 			{Label: t.msg("menu.complaint"), Value: nlu.IntentComplaint}}
+		// A complaint started from this notice offers this case first.
+		t.st.NoticeCase = id
 	case casesvc.NoticePaid:
 		amount, _ := dataFloat(n.Data, "amount")
 		date := ""
@@ -64,6 +66,42 @@ func (e *Engine) notice(t *turn) {
 		}
 		text = t.msg("notice.paid", "id", id, "amount", money(t, amount), "method", methodLabel(t, get("method")),
 			"date", date, "reference", get("reference"))
+	case casesvc.NoticeComplaintResponded:
+		// The reply, then the ombudsman route, which must always reach the customer (FCPA art. 13).
+		ombudsman := get("ombudsman_notice")
+		if t.lang() == "en" && get("ombudsman_notice_en") != "" {
+			ombudsman = get("ombudsman_notice_en")
+		}
+		if ombudsman == "" {
+			ombudsman = casesvc.OmbudsmanNotice
+		}
+		text = t.msg("notice.complaint_responded", "id", get("complaint"), "response", get("response")) + "\n\n" + ombudsman
+		if get("response") == "" && get("text") != "" {
+			text = get("text")
+		}
+		bs = []Button{{Label: t.msg("menu.human_agent"), Value: actHandoffPrefix + reasonComplaint}}
+	case NoticeCaseFiled:
+		// A claim taken during an outage is filed now: its id and the one-time notice of documents.
+		if id == "" {
+			id = get("case_id")
+		}
+		c := &casesvc.Case{ID: id, MissingDocuments: dataStrings(n.Data, "missing_documents"), Priority: get("priority")}
+		c.FastTrack = get("fast_track") == "true"
+		text = t.msg("notice.case_filed") + receipt(t, c)
+		t.st.LastCase = id
+	case NoticeComplaintFiled:
+		first, days := get("first_response_days"), get("resolution_days")
+		if first == "" {
+			first = strconv.Itoa(e.cfg.ComplaintFirstResponseDays)
+		}
+		if days == "" {
+			days = strconv.Itoa(e.cfg.ComplaintResolutionDays)
+		}
+		text = t.msg("notice.complaint_filed", "id", get("complaint_id")) + t.msg("complaint_deadlines", "first", first, "days", days)
+		bs = []Button{{Label: t.msg("menu.human_agent"), Value: actHandoffPrefix + reasonComplaint}}
+	case NoticeIntakeFailed:
+		text = t.msg("notice.intake_failed."+intakeWhat(get("what")), "hotline", t.msg("hotline"))
+		bs = t.personButtons()
 	default:
 		// A kind this dialog has no words for yet: the notice's own text when it carries one
 		// (casesvc puts the whole message in "text" for such kinds), else a pointer to progress.
@@ -78,6 +116,30 @@ func (e *Engine) notice(t *turn) {
 		return
 	}
 	t.say(text, bs...)
+}
+
+func intakeWhat(w string) string {
+	if w == "complaint" {
+		return "complaint"
+	}
+	return "case"
+}
+
+// dataStrings reads a list of strings ([]string, or []any after JSON).
+func dataStrings(d map[string]any, k string) []string {
+	switch v := d[k].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func dropCase(rs []resend, caseID string) []resend {

@@ -33,6 +33,7 @@ import (
 	"claimline/dialog"
 	"claimline/dialog/nlu"
 	"claimline/dialog/nlu/nluhttp"
+	"claimline/internal/intake" // [intake]
 )
 
 // Config is what the wiring needs; cmd/claimline fills it from flags and the environment.
@@ -96,6 +97,9 @@ type App struct {
 	Engine   *dialog.Engine
 	Router   *channels.Router
 	Handoff  *handoff.Service
+	// Intake is the durable local outbox of claims and complaints taken while the case service is
+	// unreachable; the dialog files through it. [intake]
+	Intake   *intake.Outbox
 	Telegram *telegram.Adapter // nil without a token
 	SMS      *sms.Adapter      // nil without an account
 }
@@ -167,8 +171,15 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		understanding = remoteUnderstanding{NLU: understanding, remote: &nluhttp.Remote{
 			URL: cfg.NLUURL, Timeout: cfg.NLUTimeout, Fallback: a.NLU, Logger: a.Log}}
 	}
+	// [intake] claims and complaints the case service cannot take are kept in intake.db and filed
+	// when it answers again; the customer is told the id through the router (deliverIntake).
+	a.Intake, err = intake.Open(intake.Config{Path: filepath.Join(cfg.DataDir, "intake.db"), Cases: a.Cases,
+		Deliver: a.deliverIntake, Logger: a.Log})
+	if err != nil {
+		return nil, fmt.Errorf("open intake outbox: %w", err)
+	}
 	a.Engine, err = dialog.New(dialog.Config{
-		Cases:    a.Cases,
+		Cases:    a.Intake, // [intake] the case service behind the outbox
 		NLU:      understanding,
 		Handoff:  a.Handoff,
 		Ratings:  a.Handoff,
@@ -221,6 +232,21 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// deliverIntake tells a conversation that a claim or complaint queued during an outage was filed
+// (or refused): a notice event, like the case service's notices, with a reserved ClientID so a
+// repeated delivery is stored once. A conversation that no longer exists has nobody to tell. [intake]
+func (a *App) deliverIntake(ctx context.Context, conversation string, n dialog.Notice) error {
+	key, _ := n.Data["key"].(string)
+	_, _, err := a.Router.ReceiveInto(ctx, conversation, channels.Inbound{
+		ClientID: channels.NoticeClientIDPrefix + "intake:" + key, Event: dialog.EventNotice, Notice: &n,
+	})
+	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
+		a.Log.Warn("intake: the conversation of a filed submission no longer exists", "kind", n.Kind)
+		return nil
+	}
+	return err
+}
+
 // remoteUnderstanding asks the external service for intents and entities; the field extractors the
 // forms use (birth dates, policy numbers, ...) stay built-in.
 type remoteUnderstanding struct {
@@ -242,6 +268,9 @@ func (a *App) Close(ctx context.Context) {
 	}
 	if a.Handoff != nil {
 		a.Handoff.Close()
+	}
+	if a.Intake != nil { // [intake] after the router: its turns file through the outbox
+		a.Intake.Close()
 	}
 	if a.Store != nil {
 		a.Store.Close()
@@ -349,6 +378,7 @@ func (a *App) startBackground(ctx context.Context) error {
 		return err
 	}
 	go relay.Run(ctx)
+	go a.Intake.Run(ctx) // [intake] files what an outage queued, then tells the conversation
 	go a.Handoff.Run(ctx)
 	go a.escalateOverdueComplaints(ctx, time.Minute)
 	return nil
