@@ -1,6 +1,8 @@
 // Package sqlitestore is the channels.Store of the embedded deployment, on modernc.org/sqlite (pure
-// Go). One writer connection serialises every write (SQLite allows one writer anyway, and it keeps
-// seq allocation and dedupe trivially atomic); reads use a separate pool, concurrent under WAL.
+// Go). One writer connection, driven by one writer goroutine, serialises every write (SQLite allows
+// one writer anyway, and it keeps seq allocation and dedupe trivially atomic) and commits the writes
+// that queue up together in one transaction (group commit, writer.go); reads use a separate pool,
+// concurrent under WAL. Every statement is prepared once, when the store opens.
 package sqlitestore
 
 import (
@@ -28,9 +30,21 @@ type Store struct {
 
 	writer *sql.DB
 	reader *sql.DB
+	wr     *writer
+	rs     map[string]*sql.Stmt // prepared on the reader pool (readQueries)
+	cache  *convCache
 }
 
+// readerConns is the size of the reader pool; every connection stays open (and keeps its prepared
+// statements) for the life of the store.
+const readerConns = 4
+
 // New opens (creating if needed) the database at path and brings its schema up to date.
+//
+// Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
+// AppendInbound or CommitTurn returns, so an acknowledged message survives a crash of the process
+// (SIGKILL included); the last commits before a power loss or kernel crash may be lost (the file stays
+// consistent). FULL would fsync the WAL at every commit to survive power loss too.
 func New(path string) (*Store, error) {
 	if path == "" {
 		return nil, casesvc.Errorf(casesvc.EINVALID, "sqlitestore: path required")
@@ -46,37 +60,108 @@ func New(path string) (*Store, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	writer, err := sql.Open("sqlite", dsn("immediate"))
+	ctx := context.Background()
+	writerDB, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetConnMaxIdleTime(0)
-	s := &Store{Now: time.Now, writer: writer}
-	if err := s.migrate(context.Background()); err != nil {
-		writer.Close()
+	writerDB.SetMaxOpenConns(1)
+	writerDB.SetConnMaxIdleTime(0)
+	s := &Store{Now: time.Now, writer: writerDB}
+	conn, err := writerDB.Conn(ctx)
+	if err != nil {
+		writerDB.Close()
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	w := &wconn{conn: conn}
+	fail := func(err error) (*Store, error) {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		conn.Close()
+		writerDB.Close()
+		if s.reader != nil {
+			s.reader.Close()
+		}
+		if s.cache != nil {
+			s.cache.release()
+		}
 		return nil, err
+	}
+	if err := s.migrate(ctx, conn); err != nil {
+		return fail(err)
+	}
+	if err := w.prepare(ctx, writeQueries); err != nil {
+		return fail(err)
 	}
 	// The reader opens after the writer switched the file to WAL.
 	reader, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+		return fail(fmt.Errorf("sqlitestore: open: %w", err))
 	}
-	reader.SetMaxOpenConns(4)
+	reader.SetMaxOpenConns(readerConns)
+	reader.SetMaxIdleConns(readerConns)
+	reader.SetConnMaxIdleTime(0)
 	s.reader = reader
+	s.rs = make(map[string]*sql.Stmt, len(readQueries))
+	for name, q := range readQueries {
+		st, err := reader.PrepareContext(ctx, q)
+		if err != nil {
+			return fail(fmt.Errorf("sqlitestore: prepare %s: %w", name, err))
+		}
+		s.rs[name] = st
+	}
+	s.cache = sharedCache(path) // the file exists now
+	if err := w.queryRow("dataVersion").Scan(&w.dataVersion); err != nil {
+		return fail(fmt.Errorf("sqlitestore: data version: %w", err))
+	}
+	s.wr = newWriter(w, s.cache)
 	return s, nil
 }
 
-// Close closes the database.
+// Close waits for the queued writes, then closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	s.wr.close()
+	for _, st := range s.wr.w.stmts {
+		st.Close()
+	}
+	for _, st := range s.rs {
+		st.Close()
+	}
+	s.cache.release()
+	return errors.Join(s.wr.w.conn.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // Ping checks the database answers (for /readyz).
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	return s.rstmt("ping").QueryRowContext(ctx).Scan(&one)
+}
+
+// rstmt returns a prepared reader statement; an unknown name is a programming error.
+func (s *Store) rstmt(name string) *sql.Stmt {
+	st, ok := s.rs[name]
+	if !ok {
+		panic("sqlitestore: no reader statement " + name)
+	}
+	return st
+}
+
+// write runs fn in a write transaction, possibly shared with other writes (writer.go), and maps a
+// database failure to EINTERNAL.
+func (s *Store) write(ctx context.Context, op string, fn func(w *wconn) error) error {
+	err := s.wr.do(ctx, fn)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ie *internalError
+	if code := casesvc.ErrorCode(err); code != casesvc.EINTERNAL || errors.As(err, &ie) {
+		return err
+	}
+	return internal(op, err)
 }
 
 // migrations are applied in order, each once; append only, never edit a released one.
@@ -145,29 +230,118 @@ var migrations = []string{
 	CREATE INDEX delivery_receipts_provider ON delivery_receipts (provider_id);`,
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+// migrate applies the pending migrations on the writer connection, before the writer starts.
+func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}
 	for i, m := range migrations {
 		version := i + 1
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := func() (err error) {
+			if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+				return err
+			}
+			defer func() {
+				if err != nil {
+					conn.ExecContext(ctx, `ROLLBACK`)
+				}
+			}()
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+			if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, m); err != nil {
-				return err
+			if n == 0 {
+				if _, err := conn.ExecContext(ctx, m); err != nil {
+					return err
+				}
+				if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.stamp(s.Now())); err != nil {
+					return err
+				}
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, s.stamp(s.Now()))
+			_, err = conn.ExecContext(ctx, `COMMIT`)
 			return err
-		})
+		}()
 		if err != nil {
 			return fmt.Errorf("sqlitestore: migration %d: %w", version, err)
 		}
 	}
 	return nil
+}
+
+const convColumns = `id, channel, contact, lang, state, started, last_seq, created_at, updated_at`
+
+const msgColumns = `conversation, seq, direction, sender, text, action, buttons, agent, lang, client_id, reply_to, handled, ts, attachments, event, notice`
+
+const deliveryColumns = `conversation, seq, channel, status, parts_sent, attempts, next_at, last_error, created_at, updated_at`
+
+// writeQueries are prepared once on the writer connection.
+var writeQueries = map[string]string{
+	"begin":       `BEGIN IMMEDIATE`,
+	"commit":      `COMMIT`,
+	"rollback":    `ROLLBACK`,
+	"savepoint":   `SAVEPOINT op`,
+	"release":     `RELEASE op`,
+	"rollbackTo":  `ROLLBACK TO op`,
+	"dataVersion": `PRAGMA data_version`,
+
+	// ON CONFLICT: a concurrent open of the same contact got there first; use its row.
+	"openConversation": `INSERT INTO conversations (id, channel, contact, lang, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, contact) DO NOTHING`,
+	"conversationExists": `SELECT 1 FROM conversations WHERE id = ?`,
+
+	// appendInbound stores the message with the conversation's next seq in one statement; the unique
+	// index on (conversation, client_id) is the dedupe: a repeat inserts nothing and returns no row.
+	// No row either when the conversation does not exist. The WHERE of the SELECT is required by
+	// SQLite's grammar for an upsert on INSERT … SELECT.
+	"appendInbound": `INSERT INTO messages (` + msgColumns + `)
+		SELECT id, last_seq + 1, ?, ?, ?, ?, '', '', ?, ?, 0, 0, ?, ?, ?, ?
+		FROM conversations WHERE id = ?
+		ON CONFLICT (conversation, client_id) WHERE client_id <> '' DO NOTHING
+		RETURNING seq`,
+	"bumpSeq":         `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`,
+	"messageByClient": `SELECT ` + msgColumns + ` FROM messages WHERE conversation = ? AND client_id = ?`,
+
+	"markHandled": `UPDATE messages SET handled = 1
+		WHERE conversation = ? AND seq = ? AND direction IN ('in', 'event') AND handled = 0`,
+	"markStarted":   `UPDATE conversations SET started = 1 WHERE id = ? AND started = 0`,
+	"inboundExists": `SELECT 1 FROM messages WHERE conversation = ? AND seq = ? AND direction IN ('in', 'event')`,
+	"allocateState": `UPDATE conversations SET last_seq = last_seq + ?, state = ?, updated_at = ? WHERE id = ? RETURNING last_seq, channel`,
+	"insertMessage": `INSERT INTO messages (` + msgColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"insertDelivery": `INSERT INTO deliveries (conversation, seq, channel, status, next_at, created_at, updated_at)
+		VALUES (?, ?, ?, 'pending', ?, ?, ?)`,
+
+	"deliveryPartSent": `UPDATE deliveries SET parts_sent = parts_sent + 1, status = ?, last_error = '', updated_at = ?
+		WHERE conversation = ? AND seq = ? AND status = 'pending' AND parts_sent = ?`,
+	"insertReceipt": `INSERT INTO delivery_receipts (conversation, seq, part, provider_id, status, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+	"deliveryRetry": `UPDATE deliveries SET attempts = attempts + 1, next_at = ?, last_error = ?, updated_at = ?
+		WHERE conversation = ? AND seq = ? AND status = 'pending'`,
+	"deliveryFailed": `UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ?
+		WHERE conversation = ? AND seq = ? AND status = 'pending'`,
+	"deliveryExists":     `SELECT 1 FROM deliveries WHERE conversation = ? AND seq = ?`,
+	"receiptsOfProvider": `SELECT conversation, seq, part, status FROM delivery_receipts WHERE provider_id = ?`,
+	"updateReceipt": `UPDATE delivery_receipts SET status = ?, updated_at = ?
+		WHERE conversation = ? AND seq = ? AND part = ?`,
+}
+
+// readQueries are prepared once on the reader pool (database/sql prepares them again on each of its
+// connections the first time it is used there, then keeps them while the connection lives).
+var readQueries = map[string]string{
+	"ping":             `SELECT 1`,
+	"findConversation": `SELECT ` + convColumns + ` FROM conversations WHERE channel = ? AND contact = ?`,
+	"conversation":     `SELECT ` + convColumns + ` FROM conversations WHERE id = ?`,
+	"unhandled":        `SELECT ` + msgColumns + ` FROM messages WHERE direction IN ('in', 'event') AND handled = 0 ORDER BY conversation, seq`,
+	"messagesAfter":    `SELECT ` + msgColumns + ` FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	"dueDeliveries": `SELECT ` + deliveryColumns + ` FROM deliveries d
+		WHERE status = 'pending'
+		  AND seq = (SELECT MIN(seq) FROM deliveries h WHERE h.conversation = d.conversation AND h.status = 'pending')
+		  AND next_at <= ?
+		ORDER BY next_at, conversation LIMIT ?`,
+	"deliveries": `SELECT ` + deliveryColumns + ` FROM deliveries WHERE conversation = ? ORDER BY seq`,
+	"receipts": `SELECT seq, part, provider_id, status, updated_at FROM delivery_receipts
+		WHERE conversation = ? ORDER BY seq, part`,
+	"outboxDepth": `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`,
 }
 
 // OpenConversation returns the conversation of (channel, contact), creating it when missing.
@@ -180,49 +354,76 @@ func (s *Store) OpenConversation(ctx context.Context, channel, contact, lang str
 	} else if casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
 		return nil, false, err
 	}
-	now := s.stamp(s.Now())
-	var created bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		// ON CONFLICT: a concurrent open of the same contact got there first; use its row.
-		res, err := tx.ExecContext(ctx, `INSERT INTO conversations (id, channel, contact, lang, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, contact) DO NOTHING`,
-			newID(), channel, contact, lang, now, now)
+	at := parseStamp(s.stamp(s.Now())) // as a read would return it
+	now := stampOf(at)
+	var created *channels.Conversation
+	err := s.write(ctx, "open conversation", func(w *wconn) error {
+		created = nil
+		c := &channels.Conversation{ID: newID(), Channel: channel, Contact: contact, Lang: lang, Created: at, Updated: at}
+		res, err := w.exec("openConversation", c.ID, channel, contact, lang, now, now)
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		created = n == 1
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // a concurrent open got there first
+		}
+		w.touch(convWrite{full: c})
+		created = copyConv(c)
 		return nil
 	})
 	if err != nil {
-		return nil, false, internal("open conversation", err)
+		return nil, false, err
+	}
+	if created != nil {
+		return created, true, nil
 	}
 	c, err := s.FindConversation(ctx, channel, contact)
-	return c, created, err
+	return c, false, err
 }
-
-const convColumns = `id, channel, contact, lang, state, started, last_seq, created_at, updated_at`
 
 // FindConversation returns the conversation of (channel, contact) or ENOTFOUND.
 func (s *Store) FindConversation(ctx context.Context, channel, contact string) (*channels.Conversation, error) {
-	row := s.reader.QueryRowContext(ctx, `SELECT `+convColumns+` FROM conversations WHERE channel = ? AND contact = ?`, channel, contact)
-	return scanConversation(row)
+	if c, ok := s.cache.find(channel, contact); ok {
+		return c, nil
+	}
+	v := s.cache.version()
+	c, err := scanConversation(s.rstmt("findConversation").QueryRowContext(ctx, channel, contact))
+	if err == nil {
+		s.cache.fill(c, v)
+	}
+	return c, err
 }
 
 // Conversation returns a conversation by id or ENOTFOUND.
 func (s *Store) Conversation(ctx context.Context, id string) (*channels.Conversation, error) {
-	row := s.reader.QueryRowContext(ctx, `SELECT `+convColumns+` FROM conversations WHERE id = ?`, id)
-	return scanConversation(row)
+	if c, ok := s.cache.get(id); ok {
+		return c, nil
+	}
+	v := s.cache.version()
+	c, err := scanConversation(s.rstmt("conversation").QueryRowContext(ctx, id))
+	if err == nil {
+		s.cache.fill(c, v)
+	}
+	return c, err
 }
 
 func scanConversation(row *sql.Row) (*channels.Conversation, error) {
-	var c channels.Conversation
-	var created, updated string
-	var started int
-	if err := row.Scan(&c.ID, &c.Channel, &c.Contact, &c.Lang, &c.State, &started, &c.LastSeq, &created, &updated); errors.Is(err, sql.ErrNoRows) {
+	c, err := scanConversationRow(row)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
 	} else if err != nil {
 		return nil, internal("read conversation", err)
+	}
+	return c, nil
+}
+
+// scanConversationRow scans convColumns; sql.ErrNoRows passes through.
+func scanConversationRow(sc scanner) (*channels.Conversation, error) {
+	var c channels.Conversation
+	var created, updated string
+	var started int
+	if err := sc.Scan(&c.ID, &c.Channel, &c.Contact, &c.Lang, &c.State, &started, &c.LastSeq, &created, &updated); err != nil {
+		return nil, err
 	}
 	c.Started = started == 1
 	c.Created, c.Updated = parseStamp(created), parseStamp(updated)
@@ -230,44 +431,66 @@ func scanConversation(row *sql.Row) (*channels.Conversation, error) {
 }
 
 // AppendInbound stores a customer message with the next seq, deduping on its ClientID.
+//
+// The common case is two statements: the INSERT … SELECT that takes the seq and relies on the unique
+// index for the dedupe, and the last_seq bump. Only a repeat (or an unknown conversation) reads more.
 func (s *Store) AppendInbound(ctx context.Context, conversation string, in channels.Inbound) (channels.Message, bool, error) {
 	at := in.ReceivedAt
 	if at.IsZero() {
 		at = s.Now()
 	}
-	var msg channels.Message
-	var dup bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if in.ClientID != "" {
-			m, err := queryMessage(ctx, tx, `conversation = ? AND client_id = ?`, conversation, in.ClientID)
-			if err == nil {
-				msg, dup = m, true
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		seq, err := allocate(ctx, tx, conversation, 1, s.stamp(s.Now()))
-		if err != nil {
-			return err
-		}
-		msg = channels.Message{
-			Conversation: conversation, Seq: seq, Direction: channels.DirIn, From: channels.FromCustomer,
-			Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: at,
-			Attachments: in.Attachments, Event: in.Event, Notice: in.Notice,
-		}
-		if in.Event != "" {
-			msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
-		}
-		return insertMessage(ctx, tx, msg)
-	})
+	msg := channels.Message{
+		Conversation: conversation, Direction: channels.DirIn, From: channels.FromCustomer,
+		Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: at,
+		Attachments: in.Attachments, Event: in.Event, Notice: in.Notice,
+	}
+	if in.Event != "" {
+		msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
+	}
+	attachments, err := jsonOrEmpty(len(msg.Attachments) > 0, msg.Attachments)
 	if err != nil {
-		if casesvc.ErrorCode(err) != casesvc.EINTERNAL {
-			return channels.Message{}, false, err
-		}
 		return channels.Message{}, false, internal("append inbound", err)
 	}
-	return msg, dup, nil
+	notice, err := jsonOrEmpty(msg.Notice != nil, msg.Notice)
+	if err != nil {
+		return channels.Message{}, false, internal("append inbound", err)
+	}
+	ts := stampOf(at)
+	var stored channels.Message
+	var dup bool
+	err = s.write(ctx, "append inbound", func(w *wconn) error {
+		dup = false
+		var seq int64
+		err := w.queryRow("appendInbound", msg.Direction, msg.From, msg.Text, msg.Action, msg.Lang, msg.ClientID,
+			ts, attachments, msg.Event, notice, conversation).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			if msg.ClientID != "" {
+				first, err := scanMessage(w.queryRow("messageByClient", conversation, msg.ClientID))
+				if err == nil {
+					stored, dup = first, true
+					return nil
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+			return casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
+		} else if err != nil {
+			return err
+		}
+		now := parseStamp(s.stamp(s.Now()))
+		var last int64
+		if err := w.queryRow("bumpSeq", stampOf(now), conversation).Scan(&last); err != nil {
+			return err
+		}
+		w.touch(convWrite{id: conversation, lastSeq: last, updated: now})
+		stored = msg
+		stored.Seq = seq
+		return nil
+	})
+	if err != nil {
+		return channels.Message{}, false, err
+	}
+	return stored, dup, nil
 }
 
 // CommitTurn stores a turn's replies, state and the inbound's handled mark in one transaction.
@@ -276,71 +499,102 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 	if at.IsZero() {
 		at = s.Now()
 	}
-	var out []channels.Message
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	ts := stampOf(at)
+	// Encode outside the writer: the writer goroutine is the bottleneck, the callers are many.
+	var state []byte // the cache keeps it: the caller may change t.State
+	if t.State != nil {
+		state = append([]byte{}, t.State...)
+	}
+	out := make([]channels.Message, len(t.Replies))
+	buttons := make([]string, len(t.Replies))
+	for i, r := range t.Replies {
+		m := channels.Message{
+			Conversation: t.Conversation, Direction: channels.DirOut, From: r.From,
+			Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
+		}
+		if m.From == "" {
+			m.From = channels.FromBot
+		}
+		if len(m.Buttons) > 0 {
+			b, err := json.Marshal(m.Buttons)
+			if err != nil {
+				return nil, internal("commit turn", err)
+			}
+			buttons[i] = string(b)
+		}
+		out[i] = m
+	}
+	err := s.write(ctx, "commit turn", func(w *wconn) error {
 		var res sql.Result
 		var err error
 		if t.InboundSeq > 0 {
-			res, err = tx.ExecContext(ctx, `UPDATE messages SET handled = 1
-				WHERE conversation = ? AND seq = ? AND direction IN ('in', 'event') AND handled = 0`, t.Conversation, t.InboundSeq)
+			res, err = w.exec("markHandled", t.Conversation, t.InboundSeq)
 		} else {
-			res, err = tx.ExecContext(ctx, `UPDATE conversations SET started = 1 WHERE id = ? AND started = 0`, t.Conversation)
+			res, err = w.exec("markStarted", t.Conversation)
 		}
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			if _, err := s.conversationTx(ctx, tx, t.Conversation); err != nil {
-				return err
-			}
-			if t.InboundSeq > 0 {
-				if _, err := queryMessage(ctx, tx, `conversation = ? AND seq = ? AND direction IN ('in', 'event')`, t.Conversation, t.InboundSeq); errors.Is(err, sql.ErrNoRows) {
-					return casesvc.Errorf(casesvc.ENOTFOUND, "Message not found.")
-				}
-			}
-			return casesvc.Errorf(casesvc.ECONFLICT, "Turn already committed.")
+			return turnConflict(w, t)
 		}
-		last, err := allocate(ctx, tx, t.Conversation, int64(len(t.Replies)), s.stamp(s.Now()))
-		if err != nil {
+		now := parseStamp(s.stamp(s.Now()))
+		var last int64
+		var channel string
+		err = w.queryRow("allocateState", int64(len(t.Replies)), state, stampOf(now), t.Conversation).Scan(&last, &channel)
+		if errors.Is(err, sql.ErrNoRows) {
+			return casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
+		} else if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET state = ? WHERE id = ?`, t.State, t.Conversation); err != nil {
-			return err
-		}
+		w.touch(convWrite{id: t.Conversation, lastSeq: last, setState: true, state: state,
+			started: t.InboundSeq == 0, updated: now})
 		first := last - int64(len(t.Replies)) + 1
-		for i, r := range t.Replies {
-			m := channels.Message{
-				Conversation: t.Conversation, Seq: first + int64(i), Direction: channels.DirOut, From: r.From,
-				Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
-			}
-			if m.From == "" {
-				m.From = channels.FromBot
-			}
-			if err := insertMessage(ctx, tx, m); err != nil {
+		for i := range out {
+			m := &out[i]
+			m.Seq = first + int64(i)
+			if _, err := w.exec("insertMessage", m.Conversation, m.Seq, m.Direction, m.From, m.Text, m.Action,
+				buttons[i], m.Agent, m.Lang, m.ClientID, m.ReplyTo, 0, ts, "", m.Event, ""); err != nil {
 				return err
 			}
 			if t.Deliver {
-				if err := insertDelivery(ctx, tx, m, stampOf(at)); err != nil {
+				if _, err := w.exec("insertDelivery", m.Conversation, m.Seq, channel, m.TS.UnixNano(), ts, ts); err != nil {
 					return err
 				}
 			}
-			out = append(out, m)
 		}
 		return nil
 	})
 	if err != nil {
-		if code := casesvc.ErrorCode(err); code != casesvc.EINTERNAL {
-			return nil, err
-		}
-		return nil, internal("commit turn", err)
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }
 
+// turnConflict explains why a turn's handled (or started) mark changed nothing.
+func turnConflict(w *wconn, t channels.Turn) error {
+	var one int
+	if err := w.queryRow("conversationExists", t.Conversation).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
+	} else if err != nil {
+		return err
+	}
+	if t.InboundSeq > 0 {
+		if err := w.queryRow("inboundExists", t.Conversation, t.InboundSeq).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return casesvc.Errorf(casesvc.ENOTFOUND, "Message not found.")
+		} else if err != nil {
+			return err
+		}
+	}
+	return casesvc.Errorf(casesvc.ECONFLICT, "Turn already committed.")
+}
+
 // Unhandled returns the inbound messages whose turn was never committed, by conversation and seq.
 func (s *Store) Unhandled(ctx context.Context) ([]channels.Message, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE direction IN ('in', 'event') AND handled = 0 ORDER BY conversation, seq`)
+	rows, err := s.rstmt("unhandled").QueryContext(ctx)
 	if err != nil {
 		return nil, internal("unhandled", err)
 	}
@@ -352,61 +606,11 @@ func (s *Store) MessagesAfter(ctx context.Context, conversation string, afterSeq
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?`, conversation, afterSeq, limit)
+	rows, err := s.rstmt("messagesAfter").QueryContext(ctx, conversation, afterSeq, limit)
 	if err != nil {
 		return nil, internal("messages after", err)
 	}
 	return scanMessages(rows)
-}
-
-// allocate reserves n seqs for a conversation and returns the last one; n may be 0.
-func allocate(ctx context.Context, tx *sql.Tx, conversation string, n int64, now string) (int64, error) {
-	var last int64
-	err := tx.QueryRowContext(ctx, `UPDATE conversations SET last_seq = last_seq + ?, updated_at = ?
-		WHERE id = ? RETURNING last_seq`, n, now, conversation).Scan(&last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
-	}
-	return last, err
-}
-
-func (s *Store) conversationTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {
-	var got string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM conversations WHERE id = ?`, id).Scan(&got)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
-	}
-	return got, err
-}
-
-const msgColumns = `conversation, seq, direction, sender, text, action, buttons, agent, lang, client_id, reply_to, handled, ts, attachments, event, notice`
-
-func insertMessage(ctx context.Context, tx *sql.Tx, m channels.Message) error {
-	var buttons string
-	if len(m.Buttons) > 0 {
-		b, err := json.Marshal(m.Buttons)
-		if err != nil {
-			return err
-		}
-		buttons = string(b)
-	}
-	handled := 0
-	if m.Handled {
-		handled = 1
-	}
-	attachments, err := jsonOrEmpty(len(m.Attachments) > 0, m.Attachments)
-	if err != nil {
-		return err
-	}
-	notice, err := jsonOrEmpty(m.Notice != nil, m.Notice)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO messages (`+msgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Conversation, m.Seq, m.Direction, m.From, m.Text, m.Action, buttons, m.Agent, m.Lang, m.ClientID,
-		m.ReplyTo, handled, stampOf(m.TS), attachments, m.Event, notice)
-	return err
 }
 
 func jsonOrEmpty(present bool, v any) (string, error) {
@@ -449,10 +653,6 @@ func scanMessage(sc scanner) (channels.Message, error) {
 	return m, nil
 }
 
-func queryMessage(ctx context.Context, tx *sql.Tx, where string, args ...any) (channels.Message, error) {
-	return scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgColumns+` FROM messages WHERE `+where, args...))
-}
-
 func scanMessages(rows *sql.Rows) ([]channels.Message, error) {
 	defer rows.Close()
 	var out []channels.Message
@@ -467,19 +667,6 @@ func scanMessages(rows *sql.Rows) ([]channels.Message, error) {
 		return nil, internal("scan messages", err)
 	}
 	return out, nil
-}
-
-// tx runs fn in a write transaction (BEGIN IMMEDIATE through _txlock on the writer).
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // Times are stored as UTC RFC 3339 with nanoseconds: readable in the sqlite shell and sortable.
