@@ -28,7 +28,42 @@ type RouterConfig struct {
 	// Handoffs, when set, routes held conversations to people (channels/handoff); may also be set
 	// later with SetHandoffs, before Recover.
 	Handoffs Handoffs
+	// Locker, when set, serializes each conversation's turns across processes (scaled-out mode, several
+	// gateway nodes on one Redis); Store must then be a FencedStore. Nil (the embedded default) keeps
+	// the in-process ordering only.
+	Locker Locker
 }
+
+// Locker serializes a conversation's turns across processes. The embedded deployment has none: one
+// worker per conversation in the one process is enough.
+//
+// Rules every implementation must keep:
+//   - Lock waits until the caller holds the conversation's lock, or ctx ends (then ctx's error).
+//   - Every grant carries a fencing token greater than every earlier grant's for that conversation.
+//   - The lock expires unless renewed; the implementation renews it while it is held. The returned
+//     context (derived from ctx) is cancelled when the lock is lost, so a turn stops early; a commit
+//     under a lost lock is refused by FencedStore.CommitTurnFenced anyway.
+//   - unlock releases the lock only while this grant holds it; it is idempotent.
+type Locker interface {
+	Lock(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(), err error)
+}
+
+// FencedStore is a Store whose commits can be fenced by a Locker's token (optional capability, asserted
+// by NewRouter when RouterConfig.Locker is set).
+//   - CommitTurnFenced is CommitTurn that stores nothing and fails with ErrStaleFence unless the lock
+//     granted with token is still held when the commit is applied (a turn whose lock expired, or
+//     that a newer grant overtook, must not write).
+//   - ConversationUnhandled returns one conversation's unhandled inbound messages in seq order, so the
+//     lock holder can run turns stored by other nodes first.
+type FencedStore interface {
+	Store
+	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
+	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
+}
+
+// ErrStaleFence is CommitTurnFenced's refusal of a turn whose lock was lost (compare with errors.Is;
+// its code is ECONFLICT, but unlike "already committed" the turn must run again under a new lock).
+var ErrStaleFence = casesvc.Errorf(casesvc.ECONFLICT, "The turn's lock was lost.")
 
 // Router owns ordering, dedupe and sequence numbers: it stores every inbound message before anything is
 // acknowledged and runs exactly one turn at a time per conversation, in seq order.
@@ -41,6 +76,7 @@ type Router struct {
 	store   Store
 	dialog  Dialog
 	bus     Bus
+	locker  Locker // nil: in-process ordering only (see RouterConfig.Locker)
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
@@ -94,8 +130,11 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	if cfg.Store == nil || cfg.Dialog == nil {
 		return nil, casesvc.Errorf(casesvc.EINVALID, "channels: router needs a Store and a Dialog")
 	}
+	if _, ok := cfg.Store.(FencedStore); cfg.Locker != nil && !ok {
+		return nil, casesvc.Errorf(casesvc.EINVALID, "channels: a Locker needs a FencedStore")
+	}
 	r := &Router{
-		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, log: cfg.Logger, metrics: cfg.Metrics,
+		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, locker: cfg.Locker, log: cfg.Logger, metrics: cfg.Metrics,
 		now: cfg.Now, timeout: cfg.TurnTimeout,
 		workers: make(map[string]*worker), waiters: make(map[waitKey][]chan turnResult),
 		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery, handoffs: cfg.Handoffs,
@@ -365,7 +404,9 @@ func (r *Router) work(conversation string, w *worker) {
 		r.mu.Unlock()
 
 		var res turnResult
-		if j.start {
+		if r.locker != nil { // scaled-out mode: also hold the conversation's cross-node lock
+			res = r.runLocked(j)
+		} else if j.start {
 			res = r.runStart(r.ctx, j.conversation)
 		} else {
 			res = r.runInbound(r.ctx, j.msg)
@@ -392,8 +433,10 @@ func (r *Router) runStart(ctx context.Context, id string) turnResult {
 	}
 	state, replies := r.turn(ctx, conv, in)
 	_, push := r.senderFor(conv.Channel)
-	stored, err := r.store.CommitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push})
-	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
+	stored, err := r.commitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push})
+	if errors.Is(err, ErrStaleFence) {
+		return turnResult{err: err} // the lock was lost: runLocked runs it again
+	} else if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
 		return turnResult{} // another start won the race
 	} else if err != nil {
 		r.log.Error("commit opening turn", "conversation", conv.ID, "code", casesvc.ErrorCode(err), "err", err)
@@ -448,10 +491,12 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 		state, replies = r.turn(ctx, conv, in)
 	}
 	_, push := r.senderFor(conv.Channel)
-	stored, err := r.store.CommitTurn(ctx, Turn{
+	stored, err := r.commitTurn(ctx, Turn{
 		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(), Deliver: push,
 	})
-	if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
+	if errors.Is(err, ErrStaleFence) {
+		return turnResult{err: err} // the lock was lost: runLocked runs it again
+	} else if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
 		return r.repliesTo(ctx, m.Conversation, m.Seq)
 	} else if err != nil {
 		// Left unhandled: Recover runs it again at the next start.
@@ -463,6 +508,77 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 		r.afterTurn(ctx, conv.ID)
 	}
 	return turnResult{replies: stored}
+}
+
+// fenceKey carries the fencing token of a turn run under RouterConfig.Locker in the turn's context.
+type fenceKey struct{}
+
+// commitTurn commits through FencedStore.CommitTurnFenced when the turn runs under a cross-node lock,
+// else through Store.CommitTurn (the embedded path, unchanged).
+func (r *Router) commitTurn(ctx context.Context, t Turn) ([]Message, error) {
+	if token, ok := ctx.Value(fenceKey{}).(int64); ok {
+		return r.store.(FencedStore).CommitTurnFenced(ctx, t, token)
+	}
+	return r.store.CommitTurn(ctx, t)
+}
+
+// maxFencedAttempts bounds how often a turn whose lock was lost runs again in a row.
+const maxFencedAttempts = 3
+
+// runLocked runs a job under the conversation's cross-node lock (scaled-out mode). Another node may
+// have stored earlier messages of the conversation than j's and not run them yet: the lock holder runs
+// them first, in seq order, so turns follow seq order across nodes (the node that queued them finds
+// them handled and just reads their replies). A turn whose lock was lost before its commit is refused
+// by the store (ErrStaleFence) and runs again under a new lock. Waiters hear of j's result once.
+func (r *Router) runLocked(j job) turnResult {
+	var res turnResult
+	for range maxFencedAttempts {
+		held, token, unlock, err := r.locker.Lock(r.ctx, j.conversation)
+		if err != nil {
+			r.log.Error("conversation lock", "conversation", j.conversation, "code", casesvc.ErrorCode(err))
+			res = turnResult{err: err} // left unhandled: a later message or Recover runs it
+			break
+		}
+		ctx := context.WithValue(held, fenceKey{}, token)
+		if j.start {
+			res = r.runStart(ctx, j.conversation)
+		} else {
+			res = r.runEarlierThan(ctx, j.msg)
+			if !errors.Is(res.err, ErrStaleFence) {
+				res = r.handleInbound(ctx, j.msg)
+			}
+		}
+		unlock()
+		if !errors.Is(res.err, ErrStaleFence) {
+			break
+		}
+		r.log.Warn("turn lock lost before commit; running the turn again", "conversation", j.conversation)
+	}
+	if !j.start {
+		r.notify(waitKey{j.msg.Conversation, j.msg.Seq}, res)
+	}
+	return res
+}
+
+// runEarlierThan runs, in seq order, the conversation's unhandled messages stored before m (by any
+// node). It returns ErrStaleFence when the lock was lost; other failures leave that message unhandled
+// (as in the in-process path) and go on.
+func (r *Router) runEarlierThan(ctx context.Context, m Message) turnResult {
+	earlier, err := r.store.(FencedStore).ConversationUnhandled(ctx, m.Conversation)
+	if err != nil {
+		return turnResult{err: err}
+	}
+	for _, e := range earlier {
+		if e.Seq >= m.Seq {
+			break
+		}
+		res := r.handleInbound(ctx, e)
+		if errors.Is(res.err, ErrStaleFence) {
+			return res
+		}
+		r.notify(waitKey{e.Conversation, e.Seq}, res)
+	}
+	return turnResult{}
 }
 
 // dialogHandback is the dialog input of an ended handoff.

@@ -1,0 +1,384 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"claimline/casesvc"
+	"claimline/channels"
+	"claimline/channels/redisstore"
+	"claimline/dialog"
+	"claimline/internal/testservices"
+)
+
+// proxy is a TCP proxy to Redis that a test can cut, to play a node briefly losing its connection.
+type proxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, redisURL string) *proxy {
+	t.Helper()
+	target := strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.down.Load() {
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) url() string { return "redis://" + p.ln.Addr().String() + "/0" }
+
+// cut closes every proxied connection; new ones are refused until restore.
+func (p *proxy) cut() {
+	p.down.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) restore() { p.down.Store(false) }
+
+// A message published while the subscriber's node is disconnected from Redis (pub/sub drops it) is
+// still delivered, in order, once the node reconnects — with no later message to reveal the gap and
+// no safety poll.
+func TestBusDeliversWhatWasPublishedWhileDisconnected(t *testing.T) {
+	url := testservices.StartRedis(t)
+	p := newProxy(t, url)
+	ca, prefix := client(t, url)
+	storeA := newStore(t, ca, prefix)
+	busA := newBus(t, ca, storeA, prefix, redisstore.BusConfig{Poll: time.Hour})
+	cb, _ := client(t, p.url())
+	busB := newBus(t, cb, newStore(t, cb, prefix), prefix, redisstore.BusConfig{Poll: time.Hour})
+
+	conv, _, err := storeA.OpenConversation(ctx(), channels.ChannelWebchat, "a", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, cancel := busB.Subscribe(conv.ID)
+	defer cancel()
+	publish := func(text string) {
+		m, _, err := storeA.AppendInbound(ctx(), conv.ID, channels.Inbound{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		busA.Publish(m)
+	}
+	expect := func(seq int64) {
+		t.Helper()
+		select {
+		case m, ok := <-ch:
+			if !ok || m.Seq != seq {
+				t.Fatalf("got %+v (open %v), want seq %d", m, ok, seq)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("seq %d never arrived", seq)
+		}
+	}
+	publish("before")
+	expect(1)
+
+	p.cut()
+	time.Sleep(50 * time.Millisecond)
+	publish("during 1")
+	publish("during 2")
+	time.Sleep(300 * time.Millisecond)
+	p.restore()
+	expect(2)
+	expect(3)
+	publish("after")
+	expect(4)
+}
+
+func ctx() context.Context { return context.Background() }
+
+// tracer is a dialog shared by several routers ("nodes"): it records the seqs it saw per conversation
+// and whether two turns of one conversation ever overlapped, on any node.
+type tracer struct {
+	delay time.Duration
+	slow  func(in dialog.Input) time.Duration // extra delay for some inputs
+
+	mu       sync.Mutex
+	inflight map[string]int
+	seen     map[string][]int64
+	overlap  atomic.Bool
+}
+
+func newTracer(delay time.Duration) *tracer {
+	return &tracer{delay: delay, inflight: map[string]int{}, seen: map[string][]int64{}}
+}
+
+func (d *tracer) Turn(ctx context.Context, state []byte, in dialog.Input) ([]byte, []dialog.Reply, error) {
+	d.mu.Lock()
+	d.inflight[in.Conversation]++
+	if d.inflight[in.Conversation] > 1 {
+		d.overlap.Store(true)
+	}
+	d.seen[in.Conversation] = append(d.seen[in.Conversation], in.Seq)
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.inflight[in.Conversation]--
+		d.mu.Unlock()
+	}()
+	wait := d.delay
+	if d.slow != nil {
+		wait += d.slow(in)
+	}
+	time.Sleep(wait)
+	if in.Event == dialog.EventStart {
+		return []byte("0"), []dialog.Reply{{Text: "歡迎"}}, nil
+	}
+	return []byte(fmt.Sprint(in.Seq)), []dialog.Reply{{Text: "echo:" + in.Text}}, nil
+}
+
+func (d *tracer) seqs(conv string) []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]int64(nil), d.seen[conv]...)
+}
+
+// node is one gateway process: its own connection, store, bus, locker and router.
+func node(t *testing.T, url, prefix string, d channels.Dialog, lcfg redisstore.LockerConfig) (*channels.Router, *redisstore.Store) {
+	t.Helper()
+	c, _ := client(t, url)
+	st := newStore(t, c, prefix)
+	bus := newBus(t, c, st, prefix, redisstore.BusConfig{})
+	lcfg.Prefix = prefix
+	lk, err := redisstore.NewLocker(c, lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := channels.NewRouter(channels.RouterConfig{
+		Store: st, Dialog: d, Bus: bus, Locker: lk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	return r, st
+}
+
+func waitAllHandled(t *testing.T, st channels.Store) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		un, err := st.Unhandled(ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(un) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("messages left unhandled")
+}
+
+// Two nodes share one Redis and receive messages of the same conversation at once: turns never
+// overlap, run once each, in seq order, and every answer follows its question in the transcript.
+func TestTwoNodesOneTurnAtATimeInSeqOrder(t *testing.T) {
+	url := testservices.StartRedis(t)
+	_, prefix := client(t, url)
+	d := newTracer(3 * time.Millisecond)
+	ra, st := node(t, url, prefix, d, redisstore.LockerConfig{})
+	rb, _ := node(t, url, prefix, d, redisstore.LockerConfig{})
+
+	const convs, perConv = 3, 12
+	var wg sync.WaitGroup
+	for c := range convs {
+		for i := range perConv {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := ra
+				if i%2 == 1 {
+					r = rb
+				}
+				in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: fmt.Sprint("c", c),
+					ClientID: fmt.Sprint("m", i), Text: fmt.Sprint("q", i)}
+				if _, _, err := r.Receive(ctx(), in); err != nil {
+					t.Error(err)
+				}
+				// The same webhook delivered to both nodes is stored once.
+				if _, dup, err := rb.Receive(ctx(), in); err != nil || !dup {
+					t.Errorf("repeat on the other node: dup=%v %v", dup, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	waitAllHandled(t, st)
+	if d.overlap.Load() {
+		t.Fatal("two turns of one conversation overlapped across nodes")
+	}
+	for c := range convs {
+		conv, err := st.FindConversation(ctx(), channels.ChannelWebchat, fmt.Sprint("c", c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs := d.seqs(conv.ID)
+		var inbound []int64
+		for _, q := range seqs {
+			if q > 0 {
+				inbound = append(inbound, q)
+			}
+		}
+		if len(inbound) != perConv {
+			t.Fatalf("conversation %d: %d turns %v, want %d", c, len(inbound), seqs, perConv)
+		}
+		for i := 1; i < len(inbound); i++ {
+			if inbound[i] <= inbound[i-1] {
+				t.Fatalf("conversation %d: turns out of seq order %v", c, seqs)
+			}
+		}
+		msgs, _ := st.MessagesAfter(ctx(), conv.ID, 0, 1000)
+		var lastReplyTo int64
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("gap at %d", i)
+			}
+			if m.Direction == channels.DirOut {
+				if m.ReplyTo < lastReplyTo {
+					t.Fatalf("reply to %d after a reply to %d", m.ReplyTo, lastReplyTo)
+				}
+				lastReplyTo = m.ReplyTo
+			}
+		}
+		if len(msgs) != 2*perConv+1 { // questions, answers and the greeting
+			t.Fatalf("conversation %d: %d messages", c, len(msgs))
+		}
+	}
+}
+
+// A turn whose lock expired (a node stalled past the TTL, renewal not running) cannot commit; the
+// turn runs again under a new lock and its answer is stored once.
+func TestExpiredLockCannotCommit(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	st := newStore(t, c, prefix)
+	stall := redisstore.LockerConfig{Prefix: prefix, TTL: 50 * time.Millisecond, Renew: time.Hour}
+	lk, err := redisstore.NewLocker(c, stall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _, _ := st.OpenConversation(ctx(), channels.ChannelWebchat, "a", "zh-TW")
+	if _, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	turn := channels.Turn{Conversation: conv.ID, InboundSeq: 1, State: []byte("x"), Replies: []channels.Message{{Text: "r"}}}
+
+	// Expired, nobody else took it: refused all the same.
+	_, tok1, unlock1, err := lk.Lock(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if _, err := st.CommitTurnFenced(ctx(), turn, tok1); !errors.Is(err, channels.ErrStaleFence) || casesvc.ErrorCode(err) != casesvc.ECONFLICT {
+		t.Fatalf("commit under an expired lock: %v", err)
+	}
+	// Another grant overtook it: the old token is refused, the new one commits; tokens grow.
+	_, tok2, unlock2, err := lk.Lock(ctx(), conv.ID)
+	if err != nil || tok2 <= tok1 {
+		t.Fatalf("second grant: %v token %d after %d", err, tok2, tok1)
+	}
+	unlock1() // releasing a lost lock must not free the new holder's
+	if _, err := st.CommitTurnFenced(ctx(), turn, tok1); !errors.Is(err, channels.ErrStaleFence) {
+		t.Fatalf("commit with an overtaken token: %v", err)
+	}
+	if msgs, _ := st.MessagesAfter(ctx(), conv.ID, 0, 10); len(msgs) != 1 || msgs[0].Handled {
+		t.Fatalf("a refused commit wrote: %+v", msgs)
+	}
+	if out, err := st.CommitTurnFenced(ctx(), turn, tok2); err != nil || len(out) != 1 || out[0].Seq != 2 {
+		t.Fatalf("commit under the held lock: %v %+v", err, out)
+	}
+	unlock2()
+	unlock2()
+
+	// Through a router: the first run of the turn outlives its lock and is refused; the second commits.
+	d := newTracer(0)
+	var calls atomic.Int32
+	d.slow = func(in dialog.Input) time.Duration {
+		if in.Event == "" && calls.Add(1) == 1 {
+			return 200 * time.Millisecond
+		}
+		return 0
+	}
+	r, _ := node(t, url, prefix, d, redisstore.LockerConfig{TTL: 80 * time.Millisecond, Renew: time.Hour})
+	if _, _, err := r.Receive(ctx(), channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", Text: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAllHandled(t, st)
+	msgs, _ := st.MessagesAfter(ctx(), conv.ID, 2, 100)
+	var answers int
+	for _, m := range msgs {
+		if m.Direction == channels.DirOut && m.ReplyTo == 3 {
+			answers++
+		}
+	}
+	if calls.Load() != 2 || answers != 1 {
+		t.Fatalf("dialog ran %d times, %d answers stored: %+v", calls.Load(), answers, msgs)
+	}
+}
+
+// With renewal on, a turn longer than the TTL keeps its lock and commits the first time.
+func TestRenewedLockOutlivesTTL(t *testing.T) {
+	url := testservices.StartRedis(t)
+	_, prefix := client(t, url)
+	d := newTracer(0)
+	var calls atomic.Int32
+	d.slow = func(in dialog.Input) time.Duration {
+		if in.Event == "" {
+			calls.Add(1)
+			return 800 * time.Millisecond
+		}
+		return 0
+	}
+	r, st := node(t, url, prefix, d, redisstore.LockerConfig{TTL: 250 * time.Millisecond})
+	if _, _, err := r.Receive(ctx(), channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", Text: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAllHandled(t, st)
+	if calls.Load() != 1 {
+		t.Fatalf("the turn ran %d times", calls.Load())
+	}
+}

@@ -1,0 +1,197 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The scripts are each one atomic step (Redis runs a script with nothing else in between). With AOF on,
+// a script's writes are logged together, so a crash never leaves half of one.
+
+// openScript: KEYS contact index, new conversation hash; ARGV id channel contact lang now.
+// Returns {1, id} when it created the conversation, {0, existing id} when one was there.
+var openScript = redis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if id then return {0, id} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'id', ARGV[1], 'channel', ARGV[2], 'contact', ARGV[3], 'lang', ARGV[4],
+  'started', '0', 'last_seq', '0', 'created', ARGV[5], 'updated', ARGV[5])
+return {1, ARGV[1]}
+`)
+
+// appendScript: KEYS conv msgs unh unhandled dedupe; ARGV body hasClientID ttlMillis now convID.
+// Returns {-1} (no conversation), {0, seq, body, unhandled 0|1} (a repeat), {1, seq}.
+var appendScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if ARGV[2] == '1' then
+  local prev = redis.call('GET', KEYS[5])
+  if prev then
+    local m = redis.call('HGET', KEYS[2], prev)
+    if m then return {0, tonumber(prev), m, redis.call('SISMEMBER', KEYS[3], prev)} end
+  end
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
+redis.call('HSET', KEYS[1], 'updated', ARGV[4])
+redis.call('HSET', KEYS[2], seq, ARGV[1])
+redis.call('SADD', KEYS[3], seq)
+redis.call('SADD', KEYS[4], ARGV[5])
+if ARGV[2] == '1' then redis.call('SET', KEYS[5], seq, 'PX', ARGV[3]) end
+return {1, seq}
+`)
+
+// refreshHead (a Lua prelude) puts a conversation's head-of-line pending delivery into the due set at
+// its next attempt, or takes the conversation out when nothing is pending.
+const refreshHead = `
+local function refresh(dp, dv, due, conv)
+  local h = redis.call('ZRANGE', dp, 0, 0)
+  if #h == 0 then redis.call('ZREM', due, conv) return end
+  redis.call('ZADD', due, redis.call('HGET', dv, h[1] .. ':nextus'), conv)
+end
+`
+
+// commitScript: KEYS conv msgs unh unhandled dv dp due pending lock;
+// ARGV inboundSeq hasState state at now deliver nextNanos nextMicros token convID reply...
+// Returns {-1} no conversation, {-2} no such inbound, {-3} stale fence, {-4} already committed,
+// {1, last seq}.
+var commitScript = redis.NewScript(refreshHead + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+if ARGV[9] ~= '0' then
+  local v = redis.call('GET', KEYS[9])
+  if not v or string.match(v, ':(%d+)$') ~= ARGV[9] then return {-3} end
+end
+if ARGV[1] ~= '0' then
+  if redis.call('SREM', KEYS[3], ARGV[1]) == 0 then
+    local m = redis.call('HGET', KEYS[2], ARGV[1])
+    if not m then return {-2} end
+    local d = cjson.decode(m)['direction']
+    if d ~= 'in' and d ~= 'event' then return {-2} end
+    return {-4}
+  end
+  if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[10]) end
+else
+  if redis.call('HGET', KEYS[1], 'started') == '1' then return {-4} end
+  redis.call('HSET', KEYS[1], 'started', '1')
+end
+local n = #ARGV - 10
+local last = redis.call('HINCRBY', KEYS[1], 'last_seq', n)
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'state', ARGV[3]) else redis.call('HDEL', KEYS[1], 'state') end
+redis.call('HSET', KEYS[1], 'updated', ARGV[5])
+local channel = redis.call('HGET', KEYS[1], 'channel')
+for i = 1, n do
+  local seq = last - n + i
+  redis.call('HSET', KEYS[2], seq, ARGV[10 + i])
+  if ARGV[6] == '1' then
+    local p = seq .. ':'
+    redis.call('HSET', KEYS[5], p .. 'channel', channel, p .. 'status', 'pending', p .. 'parts', '0',
+      p .. 'attempts', '0', p .. 'next', ARGV[7], p .. 'nextus', ARGV[8], p .. 'err', '',
+      p .. 'created', ARGV[4], p .. 'updated', ARGV[4])
+    redis.call('ZADD', KEYS[6], seq, seq)
+    redis.call('INCR', KEYS[8])
+  end
+end
+if ARGV[6] == '1' and n > 0 then refresh(KEYS[6], KEYS[5], KEYS[7], ARGV[10]) end
+return {1, last}
+`)
+
+// unhandledScript: KEYS unh msgs. Returns {seq, body} of each unhandled message (unsorted).
+var unhandledScript = redis.NewScript(`
+local out = {}
+for _, s in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local m = redis.call('HGET', KEYS[2], s)
+  if m then out[#out + 1] = {tonumber(s), m} end
+end
+return out
+`)
+
+// messagesScript: KEYS conv msgs unh; ARGV afterSeq limit. Seqs have no gaps, so the range is read
+// by index. Returns {seq, body, unhandled 0|1} in seq order.
+var messagesScript = redis.NewScript(`
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_seq') or '0')
+local from = tonumber(ARGV[1]) + 1
+local to = math.min(last, from + tonumber(ARGV[2]) - 1)
+local out = {}
+for s = from, to do
+  local m = redis.call('HGET', KEYS[2], s)
+  if m then out[#out + 1] = {s, m, redis.call('SISMEMBER', KEYS[3], s)} end
+end
+return out
+`)
+
+// partSentScript: KEYS dv dp due pending rc prov; ARGV seq part last now providerID convID.
+// Returns -2 no delivery, -4 not pending with exactly part parts sent, 1.
+var partSentScript = redis.NewScript(refreshHead + `
+local p = ARGV[1] .. ':'
+local st = redis.call('HGET', KEYS[1], p .. 'status')
+if not st then return -2 end
+if st ~= 'pending' or redis.call('HGET', KEYS[1], p .. 'parts') ~= ARGV[2] then return -4 end
+redis.call('HINCRBY', KEYS[1], p .. 'parts', 1)
+redis.call('HSET', KEYS[1], p .. 'err', '', p .. 'updated', ARGV[4])
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], p .. 'status', 'sent')
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('DECR', KEYS[4])
+  refresh(KEYS[2], KEYS[1], KEYS[3], ARGV[6])
+end
+if ARGV[5] ~= '' then
+  local r = ARGV[1] .. ':' .. ARGV[2] .. ':'
+  redis.call('HSET', KEYS[5], r .. 'p', ARGV[5], r .. 's', 'sent', r .. 'u', ARGV[4])
+  redis.call('SADD', KEYS[6], ARGV[6] .. '\t' .. ARGV[1] .. '\t' .. ARGV[2])
+end
+return 1
+`)
+
+// retryScript: KEYS dv dp due; ARGV seq nextNanos nextMicros code now convID.
+var retryScript = redis.NewScript(refreshHead + `
+local p = ARGV[1] .. ':'
+local st = redis.call('HGET', KEYS[1], p .. 'status')
+if not st then return -2 end
+if st ~= 'pending' then return -4 end
+redis.call('HINCRBY', KEYS[1], p .. 'attempts', 1)
+redis.call('HSET', KEYS[1], p .. 'next', ARGV[2], p .. 'nextus', ARGV[3], p .. 'err', ARGV[4], p .. 'updated', ARGV[5])
+refresh(KEYS[2], KEYS[1], KEYS[3], ARGV[6])
+return 1
+`)
+
+// failedScript: KEYS dv dp due pending; ARGV seq code now convID.
+var failedScript = redis.NewScript(refreshHead + `
+local p = ARGV[1] .. ':'
+local st = redis.call('HGET', KEYS[1], p .. 'status')
+if not st then return -2 end
+if st ~= 'pending' then return -4 end
+redis.call('HINCRBY', KEYS[1], p .. 'attempts', 1)
+redis.call('HSET', KEYS[1], p .. 'status', 'failed', p .. 'err', ARGV[2], p .. 'updated', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DECR', KEYS[4])
+refresh(KEYS[2], KEYS[1], KEYS[3], ARGV[4])
+return 1
+`)
+
+// markStatusScript: KEYS prov; ARGV prefix status rank now. Moves every receipt of the provider id
+// forward (never back, never out of a terminal status). Returns -2 for an unknown provider id.
+var markStatusScript = redis.NewScript(`
+local ranks = {queued = 1, sending = 2, sent = 3, delivered = 4, undelivered = 4, failed = 4}
+local members = redis.call('SMEMBERS', KEYS[1])
+if #members == 0 then return -2 end
+local rank = tonumber(ARGV[3])
+for _, m in ipairs(members) do
+  local conv, seq, part = string.match(m, '^([^\t]*)\t([^\t]*)\t([^\t]*)$')
+  local rc = ARGV[1] .. 'rc:{' .. conv .. '}'
+  local r = seq .. ':' .. part .. ':'
+  local old = ranks[redis.call('HGET', rc, r .. 's') or ''] or 0
+  if old < 4 and rank > old then redis.call('HSET', rc, r .. 's', ARGV[2], r .. 'u', ARGV[4]) end
+end
+return 1
+`)
+
+// dueScript: KEYS due; ARGV prefix maxMicros limit. Returns {conv, seq, fields...} of the heads of
+// line whose next attempt (µs) is at or before maxMicros, in due order; Go checks the exact time.
+var dueScript = redis.NewScript(`
+local out = {}
+for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
+  local h = redis.call('ZRANGE', ARGV[1] .. 'dp:{' .. c .. '}', 0, 0)
+  if #h > 0 then
+    local p = h[1] .. ':'
+    local f = redis.call('HMGET', ARGV[1] .. 'dv:{' .. c .. '}', p .. 'channel', p .. 'status', p .. 'parts',
+      p .. 'attempts', p .. 'next', p .. 'err', p .. 'created', p .. 'updated')
+    out[#out + 1] = {c, h[1], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
+  end
+end
+return out
+`)
