@@ -39,6 +39,10 @@ type config struct {
 	TwilioFrom     string
 	TwilioAPI      string
 	StaffedHours   string
+	RedisURL       string // several gateway nodes share Redis
+	CasesvcURL     string // a separate case service
+	CasesvcToken   string
+	PostgresURL    string // claimline casesvc on PostgreSQL
 	AgentMaxChats  int
 	HandoffMaxWait time.Duration
 }
@@ -126,13 +130,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: want text or json", cfg.LogFormat)
 	}
-	// The scaled-out deployment and the other channels arrive with later work; refuse clearly rather
-	// than run a different deployment than the operator asked for.
-	for _, key := range []string{"CLAIMLINE_REDIS_URL", "CLAIMLINE_CASESVC_URL"} {
-		if getenv(key) != "" {
-			return nil, fmt.Errorf("%s is set, but the scaled-out deployment is not available in this version; unset it to run the embedded default", key)
-		}
+	cfg.RedisURL = getenv("CLAIMLINE_REDIS_URL")
+	cfg.CasesvcURL = strings.TrimRight(getenv("CLAIMLINE_CASESVC_URL"), "/")
+	cfg.CasesvcToken = getenv("CLAIMLINE_CASESVC_TOKEN")
+	if cfg.CasesvcURL != "" && cfg.CasesvcToken == "" {
+		return nil, errors.New("CLAIMLINE_CASESVC_URL needs CLAIMLINE_CASESVC_TOKEN, the service token the case service was started with")
 	}
+	cfg.PostgresURL = getenv("CLAIMLINE_POSTGRES_URL")
 	cfg.TwilioSID = getenv("CLAIMLINE_TWILIO_ACCOUNT_SID")
 	cfg.TwilioToken = getenv("CLAIMLINE_TWILIO_AUTH_TOKEN")
 	cfg.TwilioFrom = getenv("CLAIMLINE_TWILIO_FROM")

@@ -29,6 +29,8 @@ const usage = `claimline — claims customer service: web chat, Telegram, SMS, a
 
 Usage:
   claimline serve [flags]     gateway and case service in one process (the embedded default)
+  claimline casesvc [flags]   the case service alone, for several gateway nodes (CLAIMLINE_CASESVC_TOKEN;
+                              SQLite in --data, or PostgreSQL with CLAIMLINE_POSTGRES_URL)
   claimline chat [flags]      chat with the bot in this terminal
   claimline policies import FILE [flags]
                               load policies from a JSON-lines file into the case store
@@ -75,8 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "bench":
 		return bench.Main(ctx, rest, stdout, stderr)
 	case "casesvc":
-		return fmt.Errorf("the separate case service process is not available in this version; " +
-			"\"claimline serve\" runs the case service in-process")
+		cfg, err := parseConfig("casesvc", rest, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return runCasesvc(ctx, cfg, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "claimline", version)
 		return nil

@@ -70,7 +70,20 @@ var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 // startProcess starts claimline serve on a free port with dataDir and waits until /readyz answers 200.
 func startProcess(t *testing.T, dataDir string, extraEnv ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(claimlineBinary(t), "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
+	return startCommand(t, []string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, extraEnv...)
+}
+
+// startCommand starts claimline with args (a command listening on a port it prints) and waits for
+// its /readyz.
+func startCommand(t *testing.T, args []string, extraEnv ...string) *proc {
+	t.Helper()
+	dataDir := ""
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			dataDir = args[i+1]
+		}
+	}
+	cmd := exec.Command(claimlineBinary(t), args...)
 	cmd.Env = append(os.Environ(),
 		"CLAIMLINE_STAFF=lin:specialist:"+testSpecialistToken+",chen:supervisor:"+testSupervisorToken+",ops:admin:"+testAdminToken,
 		"CLAIMLINE_LOG_LEVEL=debug",

@@ -17,15 +17,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"claimline/casesvc"
 	"claimline/casesvc/blobstore"
 	"claimline/casesvc/httpapi"
+	"claimline/casesvc/httpclient"
 	casesqlite "claimline/casesvc/sqlite"
 	"claimline/channels"
 	"claimline/channels/console"
 	"claimline/channels/handoff"
 	"claimline/channels/quality"
+	"claimline/channels/redisstore"
 	"claimline/channels/sms"
 	"claimline/channels/sqlitestore"
 	"claimline/channels/telegram"
@@ -53,6 +56,12 @@ type Config struct {
 	// parser answers when it fails or takes longer than NLUTimeout.
 	NLUURL     string
 	NLUTimeout time.Duration
+	// RedisURL selects the scaled-out deployment: conversations, the bus between gateway nodes and
+	// the per-conversation lock in Redis (CLAIMLINE_REDIS_URL).
+	RedisURL string
+	// CasesvcURL and CasesvcToken reach a separate case service (claimline casesvc).
+	CasesvcURL   string
+	CasesvcToken string
 	// Telegram is the Telegram channel's settings; no token means no Telegram.
 	Telegram TelegramConfig
 	// SMS is the Twilio channel's settings; no account means no SMS.
@@ -84,19 +93,37 @@ type TelegramConfig struct {
 	PublicURL string
 }
 
-// App is the embedded deployment, wired.
+// CaseService is the case service as the gateway holds it: in-process SQLite (the embedded default)
+// or the HTTP client of a separate casesvc process.
+type CaseService interface {
+	casesvc.Service
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ConversationStore is the conversation store: SQLite (embedded) or Redis (several gateway nodes).
+type ConversationStore interface {
+	channels.Store
+	Ping(ctx context.Context) error
+}
+
+// App is the deployment, wired.
 type App struct {
 	Config   Config
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	Metrics  *channels.Metrics
-	Cases    *casesqlite.Service
+	Cases    CaseService
 	Blobs    *blobstore.Store
-	Store    *sqlitestore.Store
+	Store    ConversationStore
 	NLU      *nlu.Builtin
 	Engine   *dialog.Engine
 	Router   *channels.Router
-	Handoff  *handoff.Service
+	// what only the wiring closes
+	closeStore func() error
+	redis      *redis.Client
+	bus        *redisstore.Bus
+	Handoff    *handoff.Service
 	// Intake is the durable local outbox of claims and complaints taken while the case service is
 	// unreachable; the dialog files through it. [intake]
 	Intake   *intake.Outbox
@@ -123,15 +150,23 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	a.Cases, err = casesqlite.New(filepath.Join(cfg.DataDir, "casesvc.db"), casesqlite.Config{Location: cfg.Location})
-	if err != nil {
-		return nil, fmt.Errorf("open case store: %w", err)
-	}
-	if cfg.SeedDemo {
-		if n, err := casesqlite.SeedDemo(ctx, a.Cases); err != nil {
-			return nil, fmt.Errorf("seed demo policies: %w", err)
-		} else if n > 0 {
-			a.Log.Info("no policies yet: loaded the demo policies (see README)", "count", n)
+	if cfg.CasesvcURL != "" {
+		// A separate case service (claimline casesvc): it owns the demo policies and its database.
+		if a.Cases, err = httpclient.New(httpclient.Config{URL: cfg.CasesvcURL, Token: cfg.CasesvcToken}); err != nil {
+			return nil, fmt.Errorf("case service client: %w", err)
+		}
+	} else {
+		local, err := casesqlite.New(filepath.Join(cfg.DataDir, "casesvc.db"), casesqlite.Config{Location: cfg.Location})
+		if err != nil {
+			return nil, fmt.Errorf("open case store: %w", err)
+		}
+		a.Cases = local
+		if cfg.SeedDemo {
+			if n, err := casesqlite.SeedDemo(ctx, local); err != nil {
+				return nil, fmt.Errorf("seed demo policies: %w", err)
+			} else if n > 0 {
+				a.Log.Info("no policies yet: loaded the demo policies (see README)", "count", n)
+			}
 		}
 	}
 	// Documents live beside the databases, outside any served path; staff read them through the
@@ -140,9 +175,32 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open document store: %w", err)
 	}
-	a.Store, err = sqlitestore.New(filepath.Join(cfg.DataDir, "channels.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open conversation store: %w", err)
+	var bus channels.Bus
+	var locker channels.Locker
+	if cfg.RedisURL != "" {
+		// Several gateway nodes: conversations, their sequence numbers, dedupe, the bus between nodes
+		// and the per-conversation lock (with fencing) live in Redis.
+		if a.redis, err = redisstore.Connect(ctx, cfg.RedisURL); err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		rs, err := redisstore.New(a.redis, redisstore.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("redis store: %w", err)
+		}
+		a.Store = rs
+		if a.bus, err = redisstore.NewBus(a.redis, rs, redisstore.BusConfig{Logger: a.Log}); err != nil {
+			return nil, fmt.Errorf("redis bus: %w", err)
+		}
+		bus = a.bus
+		if locker, err = redisstore.NewLocker(a.redis, redisstore.LockerConfig{}); err != nil {
+			return nil, fmt.Errorf("redis lock: %w", err)
+		}
+	} else {
+		local, err := sqlitestore.New(filepath.Join(cfg.DataDir, "channels.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open conversation store: %w", err)
+		}
+		a.Store, a.closeStore = local, local.Close
 	}
 	hours := handoff.Hours{}
 	if cfg.StaffedHours != "" {
@@ -192,7 +250,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = channels.NewMetrics(a.Registry)
 	a.Router, err = channels.NewRouter(channels.RouterConfig{
-		Store: a.Store, Dialog: a.Engine, Handoffs: a.Handoff, Logger: a.Log, Metrics: a.Metrics,
+		Store: a.Store, Bus: bus, Locker: locker, Dialog: a.Engine, Handoffs: a.Handoff, Logger: a.Log, Metrics: a.Metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
@@ -272,8 +330,14 @@ func (a *App) Close(ctx context.Context) {
 	if a.Intake != nil { // [intake] after the router: its turns file through the outbox
 		a.Intake.Close()
 	}
-	if a.Store != nil {
-		a.Store.Close()
+	if a.closeStore != nil {
+		a.closeStore()
+	}
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
 	}
 	if a.Cases != nil {
 		a.Cases.Close()

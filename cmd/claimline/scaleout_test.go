@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"claimline/internal/testservices"
+)
+
+// TestScaledOut runs the scaled-out deployment as separate processes: a case service on its own, and
+// two gateway nodes sharing a redis-server (started by the test on a free port). A customer starts a
+// claim in the web chat on node A, the connection moves to node B (as behind a load balancer) and the
+// form goes on where it stopped; the claim filed through node B is in the case service's back office.
+func TestScaledOut(t *testing.T) {
+	redisURL := testservices.StartRedis(t)
+	const token = "casesvc-service-token-0123456789"
+	cs := startCommand(t, []string{"casesvc", "--addr", "127.0.0.1:0", "--data", t.TempDir()},
+		"CLAIMLINE_CASESVC_TOKEN="+token)
+	gateway := func() *proc {
+		return startProcess(t, t.TempDir(), "CLAIMLINE_REDIS_URL="+redisURL,
+			"CLAIMLINE_CASESVC_URL="+cs.URL, "CLAIMLINE_CASESVC_TOKEN="+token)
+	}
+	a, b := gateway(), gateway()
+
+	c := &wsClient{t: t}
+	c.connect(a.URL)
+	c.untilBot("需要什麼協助")
+	c.press("file_claim")
+	c.untilBot("保單號碼")
+	c.say("HL20240017")
+	c.untilBot("身分證字號")
+	c.conn.Close()
+
+	// Node B resumes the same conversation from Redis, and the dialog continues at the same question.
+	c.connect(b.URL)
+	c.say("A123456789")
+	c.untilBot("出生日期")
+	c.say("74/3/2")
+	cust := zhMedicalCustomer(t)
+	last := c.botUntilQuiet(20e9)
+	var caseID string
+	for caseID == "" {
+		text, pressed := cust.reply(last[len(last)-1].Text, lastButtons(last))
+		last = c.exchange(text, pressed)
+		caseID = caseIDPattern.FindString(joinTexts(last))
+	}
+
+	// The case lives in the case service, readable through its back office and through either node.
+	var got caseJSON
+	if code := doJSON(t, "GET", cs.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &got); code != 200 {
+		t.Fatalf("case %s in the case service: %d", caseID, code)
+	}
+	if got.PolicyNumber != "HL20240017" || got.Channel != "webchat" || got.Claimant.Name != "王小明" {
+		t.Errorf("case = %+v", got)
+	}
+	if code := doJSON(t, "GET", a.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &got); code != 200 {
+		t.Errorf("case through node A: %d", code)
+	}
+	// A second client on node A replays the conversation that node B carried on: one transcript.
+	c2 := &wsClient{t: t, session: c.session}
+	c2.connect(a.URL)
+	for c2.lastSeq < c.lastSeq {
+		c2.read()
+	}
+	if !strings.Contains(joinTexts(c2.bot), caseID) {
+		t.Errorf("node A's replay lacks the case id %s", caseID)
+	}
+}
