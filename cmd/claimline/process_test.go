@@ -63,6 +63,7 @@ const (
 	testSpecialistToken = "spec-token-0123456789abcdef"
 	testSupervisorToken = "sup-token-0123456789abcdef"
 	testAdminToken      = "admin-token-0123456789abcdef"
+	testManagerToken    = "manager-token-0123456789abcdef"
 )
 
 var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
@@ -85,7 +86,7 @@ func startCommand(t *testing.T, args []string, extraEnv ...string) *proc {
 	}
 	cmd := exec.Command(claimlineBinary(t), args...)
 	cmd.Env = append(os.Environ(),
-		"CLAIMLINE_STAFF=lin:specialist:"+testSpecialistToken+",chen:supervisor:"+testSupervisorToken+",ops:admin:"+testAdminToken,
+		"CLAIMLINE_STAFF=lin:specialist:"+testSpecialistToken+",chen:supervisor:"+testSupervisorToken+",ops:admin:"+testAdminToken+",wang:manager:"+testManagerToken,
 		"CLAIMLINE_LOG_LEVEL=debug",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
