@@ -74,7 +74,7 @@ func TestComplaintEndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	var c struct {
-		Status   string `json:"status"`
+		Status   string                   `json:"status"`
 		Timeline []struct{ Event string } `json:"timeline"`
 	}
 	doJSON(t, "GET", p.URL+"/api/v1/complaints/"+id, testSupervisorToken, nil, &c)
