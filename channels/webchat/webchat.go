@@ -4,6 +4,7 @@
 package webchat
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
@@ -59,9 +60,22 @@ type Server struct {
 	docs     Documents
 	tempDir  string
 
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	closed bool
+	// ctx is the context of the websocket's router calls: it ends with Close, not with a request.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	writeWait time.Duration // bound of one write batch; tests shorten it
+
+	// mu guards the ping wheel, which is also the set of open websockets.
+	mu         sync.Mutex
+	buckets    [pingBuckets]map[*conn]struct{}
+	nconns     int
+	nextBucket int
+	wheel      bool // the wheel's goroutine runs
+	closed     bool
+
+	hubMu  sync.Mutex
+	hubs   map[string]*hub // conversation → its live connections' shared subscription
+	shards []*hubShard     // the goroutines receiving for the hubs, each for up to hubsPerShard
 }
 
 //go:embed static
@@ -74,8 +88,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		router: cfg.Router, log: cfg.Logger, metrics: cfg.Metrics, ping: cfg.PingInterval, loc: cfg.Location,
-		conns: make(map[*conn]struct{}), docs: cfg.Documents, tempDir: cfg.UploadTempDir,
+		docs: cfg.Documents, tempDir: cfg.UploadTempDir, writeWait: writeWait, hubs: make(map[string]*hub),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, o := range cfg.AllowedOrigins {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
 			s.allowed = append(s.allowed, o)
@@ -98,7 +113,10 @@ func New(cfg Config) (*Server, error) {
 		s.loc = loc
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize: 4096, WriteBufferSize: 4096,
+		// A small read buffer for the connection's life (gorilla reads bigger frames past it) and a
+		// pooled write buffer, taken only while a frame is written: an idle connection holds neither
+		// net/http's buffers (dropped after the hijack) nor a write buffer.
+		ReadBufferSize: readBufferSize, WriteBufferSize: writeBufferSize, WriteBufferPool: &writePool,
 		// Checked before Upgrade so a refusal is our JSON 403; this only repeats it.
 		CheckOrigin: s.originAllowed,
 	}
@@ -118,19 +136,21 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/", s.handleWidget)
 }
 
+// writePool lends gorilla its write buffers, shared by every connection of every Server.
+var writePool sync.Pool
+
 // Close ends every open websocket (http.Server.Shutdown does not see hijacked connections) and
-// refuses new ones. Clients reconnect elsewhere and resume by seq.
+// refuses new ones: each gets a close frame after what is already queued (within the write
+// deadline). Clients reconnect elsewhere and resume by seq.
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
+	conns := s.allConns()
 	for _, c := range conns {
-		c.close(websocket.CloseGoingAway, "server shutting down")
+		c.closeAfterQueue(websocket.CloseGoingAway, "server shutting down")
 	}
+	s.cancel()
 }
 
 // originAllowed: browsers always send Origin on websocket requests; tools that send none are allowed

@@ -1,10 +1,12 @@
 package webchat
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -28,10 +30,18 @@ const (
 )
 
 const (
-	sendQueue = 256 // frames a connection may fall behind before it is dropped
-	writeWait = 10 * time.Second
+	// sendQueue is how many frames a connection may fall behind on live traffic before it is dropped
+	// (it reconnects and resumes by seq). A replay (hello, a gap) waits for room instead.
+	sendQueue = 32
+	writeWait = 10 * time.Second // default Server.writeWait: one write batch, and the grace added to the read deadline
 	maxID     = 128
 	replyPage = 200
+	// closeGrace is how long a connection stays open after its close frame, for the client to read it.
+	closeGrace = 100 * time.Millisecond
+	// readBufferSize is gorilla's per-connection read buffer (held for the connection's life, so small;
+	// larger frames are read straight into the message, bypassing it). The write buffer is pooled.
+	readBufferSize  = 256
+	writeBufferSize = 4096
 )
 
 // inFrame is every client frame; which fields count depends on Type.
@@ -87,30 +97,90 @@ type errorFrame struct {
 	ID      string `json:"id,omitempty"`
 }
 
+// outItem is one queued frame: bytes encoded by the sender, a stored message encoded once for every
+// connection of its conversation (shared), or a close frame after which the connection ends.
 type outItem struct {
 	data      []byte
-	closeCode int // when set, send a close frame and end the connection
+	shared    *sharedFrame
+	closeCode int
 	closeText string
 }
 
-// conn is one websocket. The HTTP handler's goroutine reads; one writer goroutine owns every write;
-// one forwarder goroutine moves the conversation's stored messages into the send queue.
-type conn struct {
-	s    *Server
-	ws   *websocket.Conn
-	send chan outItem
-	done chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
-	// writerDone is closed when the writer exits; closing is set when a close frame was queued, so
-	// the handler lets the writer flush it instead of cutting the connection.
-	writerDone chan struct{}
-	closing    bool
+func (it *outItem) bytes() []byte {
+	if it.shared != nil {
+		return it.shared.bytes()
+	}
+	return it.data
+}
 
-	// Set by hello; read only by the reader goroutine.
+// sharedFrame is a live message from the bus, encoded at most once however many connections of the
+// conversation write it, and only when the first of them does.
+type sharedFrame struct {
+	s    *Server
+	m    channels.Message
+	once sync.Once
+	data []byte // nil: nothing to show (an event)
+}
+
+func (f *sharedFrame) bytes() []byte {
+	f.once.Do(func() { f.data = f.s.encodeStored(f.m) })
+	return f.data
+}
+
+// conn is one websocket. An idle connection has one goroutine of its own, its reader (plus its
+// conversation's hub, shared by the conversation's tabs), and holds no write buffer:
+//   - reads: one reader goroutine (started by the handler, which returns so net/http's goroutine and
+//     its buffers go away). After a frame whose handling went deep (the store, the dialog), the reader
+//     continues in a fresh goroutine, so an idle reader keeps a small stack.
+//   - writes: frames are queued under mu; a writer goroutine runs only while the queue is not empty
+//     and writes everything queued in one corked batch (one socket write), then exits. There is only
+//     ever one writer, so gorilla's one-writer rule holds.
+//   - pings: the Server's shared wheel marks the connection and starts its writer.
+//   - live messages: the conversation's hub (one bus subscription per conversation, shared by its
+//     connections) calls live; replays (hello, a gap, a bus drop) run in a short-lived goroutine.
+type conn struct {
+	s      *Server
+	ws     *websocket.Conn
+	nc     *corkConn
+	bucket int // in the ping wheel; guarded by s.mu
+
+	mu      sync.Mutex
+	space   sync.Cond // signalled when the writer takes the queue, for a replay waiting for room
+	queue   []outItem
+	writing bool // a writer goroutine is running
+	ping    bool // a ping is due
+	closing bool // a close frame is queued; nothing is queued after it
+	dead    bool
+	hub     *hub
+	// Forwarding state: last is the highest seq queued; while catching, a replay goroutine owns
+	// last and live messages only set behind (the replay reads the store again before it ends).
+	last     int64
+	catching bool
+	behind   bool
+
+	// Set by hello before the connection joins its hub; read-only afterwards.
 	conv    string
 	contact string
 	lang    string
+}
+
+// hijacker hands gorilla a corkConn instead of the raw connection, so a batch of frames is one write.
+type hijacker struct {
+	http.ResponseWriter
+	nc *corkConn
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("webchat: connection cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.nc = &corkConn{Conn: nc}
+	return h.nc, brw, nil
 }
 
 func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
@@ -125,124 +195,151 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The service is shutting down.")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &hijacker{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		return // Upgrade already answered with an HTTP error
 	}
-	c := &conn{s: s, ws: ws, send: make(chan outItem, sendQueue), done: make(chan struct{}), writerDone: make(chan struct{})}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
+	c := &conn{s: s, ws: ws, nc: hw.nc}
+	c.space.L = &c.mu
+	if !s.add(c) {
+		ws.Close()
+		return
+	}
 	s.metrics.WebsocketOpened()
-	defer func() {
-		if c.closing {
-			select {
-			case <-c.writerDone:
-			case <-time.After(writeWait):
-			}
-		}
-		c.shutdown()
-		c.wg.Wait()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		s.metrics.WebsocketClosed()
-	}()
-
-	c.wg.Add(1)
-	go c.writeLoop()
-	// The request context ends when the handler returns; turns run on the router's own context.
-	c.readLoop(r.Context())
+	ws.SetReadDeadline(time.Now().Add(s.readTimeout()))
+	ws.SetPongHandler(c.pong)
+	// The handler returns: net/http forgets a hijacked connection, and its goroutine (with the stack
+	// the request grew) ends. Turns run on the Server's context, not the request's.
+	go c.readLoop()
 }
 
-// readLoop reads frames until the connection fails or is closed.
-func (c *conn) readLoop(ctx context.Context) {
-	timeout := 2*c.s.ping + writeWait
-	c.ws.SetReadDeadline(time.Now().Add(timeout))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(timeout))
-	})
+func (s *Server) readTimeout() time.Duration { return 2*s.ping + s.writeWait }
+
+func (c *conn) pong(string) error {
+	return c.ws.SetReadDeadline(time.Now().Add(c.s.readTimeout()))
+}
+
+// What readLoop does after a frame.
+const (
+	readOn    = iota // read the next frame
+	readFresh        // read the next frame on a fresh goroutine (this stack grew)
+	readStop         // the connection ended, or a close frame is queued
+)
+
+// readLoop reads frames until the connection fails or is closed. It is kept tiny: an idle
+// connection's only goroutine waits here, and a small frame keeps it within the smallest stack.
+func (c *conn) readLoop() {
 	for {
 		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			return
-		}
-		c.ws.SetReadDeadline(time.Now().Add(timeout))
-		// No SetReadLimit: gorilla would close the connection, and the spec keeps it open.
-		data, err := io.ReadAll(io.LimitReader(r, maxFrame+1))
-		if err != nil {
-			return
-		}
-		if len(data) > maxFrame {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return
-			}
-			c.errorFrame(codeMessageTooLarge, "A frame may be at most 16 KiB.", "")
-			continue
-		}
-		if mt != websocket.TextMessage {
-			c.errorFrame(codeInvalidFrame, "Frames are JSON text.", "")
-			continue
-		}
-		if !c.handle(ctx, data) {
-			return
-		}
-		select {
-		case <-c.done:
+		switch c.onFrame(mt, r, err) {
+		case readOn:
+		case readFresh:
+			go c.readLoop()
 			return
 		default:
+			return
 		}
 	}
 }
 
-// handle processes one frame; false ends the connection.
-func (c *conn) handle(ctx context.Context, data []byte) bool {
+// onFrame reads and handles one frame.
+//
+//go:noinline
+func (c *conn) onFrame(mt int, r io.Reader, err error) int {
+	if err != nil {
+		c.shutdown()
+		return readStop
+	}
+	c.ws.SetReadDeadline(time.Now().Add(c.s.readTimeout()))
+	// No SetReadLimit: gorilla would close the connection, and the spec keeps it open.
+	data, err := io.ReadAll(io.LimitReader(r, maxFrame+1))
+	if err != nil {
+		c.shutdown()
+		return readStop
+	}
+	deep := false
+	switch {
+	case len(data) > maxFrame:
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			c.shutdown()
+			return readStop
+		}
+		c.errorFrame(codeMessageTooLarge, "A frame may be at most 16 KiB.", "")
+	case mt != websocket.TextMessage:
+		c.errorFrame(codeInvalidFrame, "Frames are JSON text.", "")
+	default:
+		var keep bool
+		deep, keep = c.handle(data)
+		if !keep {
+			return readStop // a close frame is queued: the writer sends it and ends the connection
+		}
+	}
+	c.mu.Lock()
+	dead := c.dead
+	c.mu.Unlock()
+	switch {
+	case dead:
+		return readStop
+	case deep:
+		// This stack grew in the store and the dialog; continue on a fresh (small) one.
+		return readFresh
+	}
+	return readOn
+}
+
+var pongFrame = []byte(`{"type":"pong"}`)
+
+// handle processes one frame; deep reports that it went into the router (a deep stack), keep false
+// ends the connection.
+func (c *conn) handle(data []byte) (deep, keep bool) {
 	if !json.Valid(data) || !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		c.errorFrame(codeBadJSON, "A frame is one JSON object.", "")
-		return true
+		return false, true
 	}
 	var f inFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.errorFrame(codeInvalidFrame, "A field has the wrong type.", "")
-		return true
+		return true, true
 	}
 	switch f.Type {
 	case "ping":
-		c.enqueue(map[string]string{"type": "pong"})
-		return true
+		c.send(outItem{data: pongFrame})
+		return false, true
 	case "typing":
 		// The customer is typing: the agent's console shows it. Nothing is stored.
 		if c.conv != "" {
 			c.s.router.Typing(c.conv, channels.FromCustomer, "")
 		}
-		return true
+		return false, true
 	case "hello":
 		if c.conv != "" {
 			c.errorFrame(codeInvalidFrame, "hello was already received.", "")
-			return true
+			return true, true
 		}
-		return c.hello(ctx, f)
+		return true, c.hello(f)
 	case "message", "action":
 		if c.conv == "" {
 			c.errorFrame(codeHelloRequired, "Send hello first.", f.ID)
-			return true
+			return true, true
 		}
-		c.inbound(ctx, f)
-		return true
+		c.inbound(f)
+		return true, true
 	case "":
 		c.errorFrame(codeInvalidFrame, "type is required.", "")
-		return true
+		return true, true
 	default:
 		if c.conv == "" {
 			c.errorFrame(codeHelloRequired, "Send hello first.", "")
-			return true
+			return true, true
 		}
 		c.errorFrame(codeUnknownType, "Unknown frame type.", "")
-		return true
+		return true, true
 	}
 }
 
-func (c *conn) hello(ctx context.Context, f inFrame) bool {
+func (c *conn) hello(f inFrame) bool {
+	ctx := c.s.ctx
 	r := c.s.router
 	lang := normLang(f.Lang)
 	session := f.Session
@@ -288,8 +385,13 @@ func (c *conn) hello(ctx context.Context, f inFrame) bool {
 		after = 0
 	}
 	c.enqueue(welcomeFrame{Type: "welcome", Session: session, Conversation: conv.ID, Seq: conv.LastSeq})
-	c.wg.Add(1)
-	go c.forward(conv.ID, after)
+	// Subscribe before reading the store, so nothing committed in between is missed; live messages
+	// that arrive during the replay only mark it behind, and it reads the store again.
+	c.mu.Lock()
+	c.last, c.catching, c.behind = after, true, false
+	c.mu.Unlock()
+	c.s.join(c, conv.ID)
+	go c.catchUp()
 	c.s.log.Debug("webchat hello", "conversation", conv.ID, "resumed", f.Session != "")
 	return true
 }
@@ -308,7 +410,7 @@ func (c *conn) failed(err error, op string) bool {
 	return false
 }
 
-func (c *conn) inbound(ctx context.Context, f inFrame) {
+func (c *conn) inbound(f inFrame) {
 	in := channels.Inbound{
 		Channel: channels.ChannelWebchat, Contact: c.contact, ClientID: f.ID, Lang: c.lang, ReceivedAt: time.Now(),
 	}
@@ -330,7 +432,7 @@ func (c *conn) inbound(ctx context.Context, f inFrame) {
 	if f.Type == "action" {
 		in.Action = f.Value
 	}
-	msg, _, err := c.s.router.Receive(ctx, in)
+	msg, _, err := c.s.router.Receive(c.s.ctx, in)
 	if err != nil {
 		// Not stored, so no ack: the client resends the same id.
 		c.s.log.Error("webchat receive", "conversation", c.conv, "code", casesvc.ErrorCode(err), "err", err)
@@ -341,159 +443,287 @@ func (c *conn) inbound(ctx context.Context, f inFrame) {
 	c.enqueue(ackFrame{Type: "ack", ID: f.ID, Seq: msg.Seq})
 }
 
-// forward sends every stored message after `after`, then live ones, in seq order with no gaps and no
-// repeats. It subscribes before reading the store, so nothing committed in between is missed; a live
-// message beyond the next seq means something was skipped, and the store fills the gap.
-func (c *conn) forward(conv string, after int64) {
-	defer c.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.done
-		cancel()
-	}()
-	last := after
+// live takes a message the conversation's hub received from the bus, in publish order. It is called
+// with s.hubMu held and never blocks; false means the client is too slow (the caller drops it).
+// Messages go out in seq order with no gaps and no repeats: one beyond the next seq means something
+// was skipped, and a replay from the store fills the gap.
+func (c *conn) live(f *sharedFrame) bool {
+	m := &f.m
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.dead:
+		return true
+	case m.Seq == 0:
+		if m.Event == channels.EventTyping && m.From == channels.FromAgent {
+			return c.pushLocked(outItem{shared: f})
+		}
+		return true
+	case c.catching:
+		if m.Seq > c.last {
+			c.behind = true
+		}
+		return true
+	case m.Seq <= c.last:
+		return true
+	case m.Seq == c.last+1:
+		c.last = m.Seq
+		return c.pushLocked(outItem{shared: f})
+	default:
+		c.catching, c.behind = true, false
+		go c.catchUp()
+		return true
+	}
+}
+
+// gap: the hub's bus subscription was dropped (and is renewed); replay from the store.
+func (c *conn) gap() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead {
+		return
+	}
+	if c.catching {
+		c.behind = true
+		return
+	}
+	c.catching, c.behind = true, false
+	go c.catchUp()
+}
+
+// catchUp queues the stored messages after c.last, waiting for room in the queue rather than
+// dropping the client, until it has read the store with no live message arriving meanwhile.
+func (c *conn) catchUp() {
+	ctx := c.s.ctx
 	for {
-		sub, unsubscribe := c.s.router.Subscribe(conv)
-		if !c.catchUp(ctx, conv, &last, -1) {
-			unsubscribe()
+		c.mu.Lock()
+		last, dead := c.last, c.dead
+		c.mu.Unlock()
+		if dead {
 			return
 		}
-		dropped := false
-		for !dropped {
-			select {
-			case m, ok := <-sub:
-				switch {
-				case !ok:
-					dropped = true // fell behind on the bus: resubscribe and resume from the store
-				case m.Seq == 0 && m.Event == channels.EventTyping:
-					if m.From == channels.FromAgent {
-						c.enqueue(typingFrame{Type: "typing", From: m.From, Agent: m.Agent})
-					}
-				case m.Seq <= last:
-				case m.Seq == last+1:
-					c.sendMessage(m)
-					last = m.Seq
-				default:
-					if !c.catchUp(ctx, conv, &last, m.Seq) {
-						unsubscribe()
-						return
-					}
-				}
-			case <-c.done:
-				unsubscribe()
-				return
-			}
-		}
-		unsubscribe()
-	}
-}
-
-// catchUp sends stored messages after *last, up to upTo (-1: all).
-func (c *conn) catchUp(ctx context.Context, conv string, last *int64, upTo int64) bool {
-	for {
-		msgs, err := c.s.router.MessagesAfter(ctx, conv, *last, replyPage)
+		msgs, err := c.s.router.MessagesAfter(ctx, c.conv, last, replyPage)
 		if err != nil {
 			if ctx.Err() == nil {
-				c.s.log.Error("webchat replay", "conversation", conv, "code", casesvc.ErrorCode(err), "err", err)
-				c.close(websocket.CloseTryAgainLater, codeUnavailable)
+				c.s.log.Error("webchat replay", "conversation", c.conv, "code", casesvc.ErrorCode(err), "err", err)
+				c.closeAfterQueue(websocket.CloseTryAgainLater, codeUnavailable)
 			}
-			return false
+			return
 		}
 		for _, m := range msgs {
-			if upTo >= 0 && m.Seq > upTo {
-				return true
+			data := c.s.encodeStored(m)
+			c.mu.Lock()
+			for !c.dead && len(c.queue) >= sendQueue {
+				c.space.Wait()
 			}
-			c.sendMessage(m)
-			*last = m.Seq
+			if c.dead {
+				c.mu.Unlock()
+				return
+			}
+			if m.Seq > c.last {
+				c.last = m.Seq
+				if data != nil {
+					c.pushLocked(outItem{data: data})
+				}
+			}
+			c.mu.Unlock()
 		}
-		if len(msgs) < replyPage {
-			return true
+		if len(msgs) == replyPage {
+			continue
 		}
+		c.mu.Lock()
+		if c.behind && !c.dead {
+			c.behind = false
+			c.mu.Unlock()
+			continue
+		}
+		c.catching = false
+		c.mu.Unlock()
+		return
 	}
 }
 
-func (c *conn) sendMessage(m channels.Message) {
-	if u, ok := channels.ParseHandoffUpdate(m); ok {
-		c.enqueue(handoffFrame{Type: "handoff", Seq: m.Seq, State: u.State, Position: u.Position, Agent: u.Agent})
-		return
+// encodeStored is the frame of a stored message (message or handoff), or of a typing event; nil when
+// clients do not see it.
+func (s *Server) encodeStored(m channels.Message) []byte {
+	var v any
+	switch u, ok := channels.ParseHandoffUpdate(m); {
+	case m.Seq == 0 && m.Event == channels.EventTyping:
+		v = typingFrame{Type: "typing", From: m.From, Agent: m.Agent}
+	case ok:
+		v = handoffFrame{Type: "handoff", Seq: m.Seq, State: u.State, Position: u.Position, Agent: u.Agent}
+	case !shown(m):
+		return nil
+	default:
+		v = messageFrame{Type: "message", wireMessage: s.wire(m)}
 	}
-	if !shown(m) {
-		return
+	data, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("webchat encode", "err", err)
+		return nil
 	}
-	c.enqueue(messageFrame{Type: "message", wireMessage: c.s.wire(m)})
+	return data
 }
 
 func (c *conn) errorFrame(code, msg, id string) {
 	c.enqueue(errorFrame{Type: "error", Code: code, Message: msg, ID: id})
 }
 
-// enqueue queues a frame; a client too slow to drain its queue is disconnected (it resumes by seq).
+// enqueue encodes and queues a frame from the reader; a client too slow to drain its queue is
+// disconnected (it resumes by seq).
 func (c *conn) enqueue(v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		c.s.log.Error("webchat encode", "err", err)
 		return
 	}
-	select {
-	case <-c.done:
-	case c.send <- outItem{data: data}:
-	default:
-		c.s.log.Warn("webchat client too slow, disconnecting", "conversation", c.conv)
-		c.shutdown()
+	c.send(outItem{data: data})
+}
+
+func (c *conn) send(it outItem) {
+	c.mu.Lock()
+	ok := c.pushLocked(it)
+	c.mu.Unlock()
+	if !ok {
+		c.tooSlow()
 	}
 }
 
-// closeAfterQueue sends a close frame once the frames already queued are written.
-func (c *conn) closeAfterQueue(code int, text string) {
-	c.closing = true
-	select {
-	case c.send <- outItem{closeCode: code, closeText: text}:
-	default:
-		c.shutdown()
-	}
-}
-
-// close sends a close frame now (from any goroutine) and ends the connection.
-func (c *conn) close(code int, text string) {
-	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(writeWait))
+func (c *conn) tooSlow() {
+	c.s.log.Warn("webchat client too slow, disconnecting", "conversation", c.conv)
 	c.shutdown()
 }
 
-func (c *conn) shutdown() {
-	c.once.Do(func() { close(c.done) })
+// pushLocked queues a frame and starts the writer if none runs; false when the queue is full (the
+// caller drops the connection, without c.mu held). c.mu must be held.
+func (c *conn) pushLocked(it outItem) bool {
+	if c.dead || c.closing {
+		return true
+	}
+	if len(c.queue) >= sendQueue {
+		return false
+	}
+	c.queue = append(c.queue, it)
+	c.startWriterLocked()
+	return true
 }
 
-func (c *conn) writeLoop() {
-	defer c.wg.Done()
-	defer close(c.writerDone)
-	ticker := time.NewTicker(c.s.ping)
-	defer func() {
-		ticker.Stop()
+func (c *conn) startWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// closeAfterQueue sends a close frame once the frames already queued are written, then ends the
+// connection.
+func (c *conn) closeAfterQueue(code int, text string) {
+	c.mu.Lock()
+	if c.dead || c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= sendQueue+1 {
+		c.mu.Unlock()
 		c.shutdown()
-		c.ws.Close() // unblocks the reader
-	}()
+		return
+	}
+	c.queue = append(c.queue, outItem{closeCode: code, closeText: text})
+	c.closing = true
+	c.startWriterLocked()
+	c.mu.Unlock()
+}
+
+// pingDue is the ping wheel's tick for this connection (s.mu held).
+func (c *conn) pingDue() {
+	c.mu.Lock()
+	if !c.dead && !c.closing {
+		c.ping = true
+		c.startWriterLocked()
+	}
+	c.mu.Unlock()
+}
+
+// writeLoop is the connection's writer while it has something to write: it takes the whole queue,
+// writes it as one batch, and exits when the queue is empty.
+func (c *conn) writeLoop() {
 	for {
-		select {
-		case it := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if it.closeCode != 0 {
-				c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText))
-				// Give the client a moment to read the frames and answer the close.
-				time.Sleep(100 * time.Millisecond)
-				return
-			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, it.data); err != nil {
-				return
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				return
-			}
-		case <-c.done:
+		c.mu.Lock()
+		if c.dead {
+			c.mu.Unlock()
+			return // writing stays set: nothing is written any more
+		}
+		batch, ping := c.queue, c.ping
+		if len(batch) == 0 && !ping {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.queue, c.ping = nil, false
+		c.space.Broadcast()
+		c.mu.Unlock()
+		if !c.write(ping, batch) {
 			return
 		}
 	}
+}
+
+// write writes a batch of frames, each its own websocket frame, with one socket write at the end
+// (bigger batches flush as the cork buffer fills). False ends the connection.
+func (c *conn) write(ping bool, batch []outItem) bool {
+	deadline := time.Now().Add(c.s.writeWait)
+	c.ws.SetWriteDeadline(deadline)
+	c.nc.cork()
+	var err error
+	if ping {
+		err = c.ws.WriteMessage(websocket.PingMessage, nil)
+	}
+	for i := range batch {
+		if err != nil {
+			break
+		}
+		it := &batch[i]
+		if it.closeCode != 0 {
+			c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText))
+			c.nc.uncork(deadline)
+			// Give the client a moment to read the frames and answer the close.
+			time.Sleep(closeGrace)
+			c.shutdown()
+			return false
+		}
+		if data := it.bytes(); data != nil {
+			err = c.ws.WriteMessage(websocket.TextMessage, data)
+		}
+	}
+	if ferr := c.nc.uncork(deadline); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		c.shutdown()
+		return false
+	}
+	return true
+}
+
+// shutdown ends the connection once: the socket is closed (which ends the reader), the hub and the
+// ping wheel forget it. Never call it with c.mu or s.hubMu held.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return
+	}
+	c.dead = true
+	h := c.hub
+	c.queue = nil
+	c.space.Broadcast()
+	c.mu.Unlock()
+	c.ws.Close()
+	if h != nil {
+		c.s.leave(h, c)
+	}
+	c.s.remove(c)
+	c.s.metrics.WebsocketClosed()
 }
 
 func normLang(l string) string {
