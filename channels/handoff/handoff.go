@@ -27,6 +27,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/redis/go-redis/v9"
+
 	"claimline/casesvc"
 	"claimline/channels"
 	"claimline/dialog"
@@ -93,6 +95,16 @@ type Config struct {
 	Now    func() time.Time
 	// Metrics records the agents' and the handoffs' metrics (NewMetrics); nil records nothing.
 	Metrics *Metrics
+
+	// Redis, when set (several gateway nodes), holds the live state every node shares: active
+	// holds, the queue, agents and their presence, call-back tasks and ratings; Path is then this
+	// node's history for the quality figures (see shared.go). RedisPrefix starts the keys (default
+	// "claimline:", the same on every node); Node names this process (default random); PresenceTTL
+	// is how long an agent stays online after their node stops refreshing it (default 30s).
+	Redis       redis.UniversalClient
+	RedisPrefix string
+	Node        string
+	PresenceTTL time.Duration
 }
 
 // Hold is a conversation a person holds or is about to: queued, with an agent, or leaving a
@@ -201,6 +213,9 @@ type agentState struct {
 type Service struct {
 	cfg Config
 	db  *db
+	st  backend // db, or Redis with Config.Redis
+	sh  *shared // nil without Config.Redis
+	tok string  // the cluster-wide lock's token while a change runs (s.mu)
 	log *slog.Logger
 	now func() time.Time
 
@@ -248,7 +263,13 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.db = d
+	s.db, s.st = d, d
+	if cfg.Redis != nil {
+		s.sh = newShared(cfg)
+		s.st = &redisBackend{sh: s.sh, db: d, log: s.log}
+		s.sh.listen(s)
+		return s, nil
+	}
 	holds, err := d.activeHolds(context.Background())
 	if err != nil {
 		d.close()
@@ -270,24 +291,91 @@ func (s *Service) Attach(r *channels.Router) {
 }
 
 // Close closes the store. Call it after Router.Close.
-func (s *Service) Close() error { return s.db.close() }
+func (s *Service) Close() error {
+	if s.sh != nil {
+		s.sh.close()
+	}
+	return s.db.close()
+}
+
+// begin starts a change: s.mu and, with Redis, the cluster-wide lock and a fresh read of the shared
+// state. end (always called after a nil error) writes the changes back and releases both.
+func (s *Service) begin(ctx context.Context) error {
+	s.mu.Lock()
+	if s.sh == nil {
+		return nil
+	}
+	tok, err := s.sh.lock(ctx)
+	if err != nil {
+		s.mu.Unlock()
+		s.log.Error("handoff: shared lock", "err", err)
+		return err
+	}
+	if err := s.sh.load(ctx, s); err != nil {
+		s.sh.unlock(tok)
+		s.mu.Unlock()
+		s.log.Error("handoff: shared state", "err", err)
+		return err
+	}
+	s.tok = tok
+	return nil
+}
+
+func (s *Service) end(ctx context.Context) {
+	if s.sh != nil {
+		if err := s.sh.store(ctx, s); err != nil {
+			s.log.Error("handoff: shared state", "err", err)
+		}
+		s.sh.unlock(s.tok)
+		s.tok = ""
+	}
+	s.mu.Unlock()
+}
+
+// view takes s.mu for a read and, with Redis, re-reads the shared state (on failure the last read
+// answers).
+func (s *Service) view() {
+	s.mu.Lock()
+	if s.sh != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.sh.load(ctx, s); err != nil {
+			s.log.Error("handoff: shared state", "err", err)
+		}
+	}
+}
 
 // Run checks waits (call-back offers) and routes until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
+	var beat <-chan time.Time
+	if s.sh != nil {
+		hb := time.NewTicker(s.sh.ttl / 3)
+		defer hb.Stop()
+		beat = hb.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.tick(ctx)
+		case <-beat:
+			// Presence: this node's agents stay online; a dead node's go offline.
+			if expired, err := s.sh.heartbeat(ctx); err != nil {
+				s.log.Warn("handoff: presence heartbeat", "err", err)
+			} else if expired {
+				s.emit(Event{Kind: EventAgents})
+			}
 		}
 	}
 }
 
 func (s *Service) tick(ctx context.Context) {
-	s.mu.Lock()
+	if s.begin(ctx) != nil {
+		return
+	}
 	now := s.now()
 	var fx []effect
 	var ev []Event
@@ -304,8 +392,15 @@ func (s *Service) tick(ctx context.Context) {
 		}
 	}
 	fx, ev = s.routeLocked(ctx, fx, ev)
-	s.mu.Unlock()
+	var repair []Event
+	if s.sh != nil {
+		repair = s.sh.changed(s)
+	}
+	s.end(ctx)
 	s.flush(ctx, fx, ev)
+	for _, e := range repair {
+		s.emitLocal(e)
+	}
 }
 
 // RequestHandoff queues a conversation for a person (dialog.Handoff). It is idempotent per
@@ -314,9 +409,17 @@ func (s *Service) RequestHandoff(ctx context.Context, r dialog.HandoffRequest) e
 	if r.Conversation == "" {
 		return casesvc.Errorf(casesvc.EINVALID, "Conversation required.")
 	}
-	s.mu.Lock()
-	_, held := s.holds[r.Conversation]
-	s.mu.Unlock()
+	var held bool
+	if s.sh != nil {
+		var err error
+		if held, err = s.sh.held(ctx, r.Conversation); err != nil {
+			return err
+		}
+	} else {
+		s.mu.Lock()
+		_, held = s.holds[r.Conversation]
+		s.mu.Unlock()
+	}
 	if held {
 		return nil
 	}
@@ -324,13 +427,15 @@ func (s *Service) RequestHandoff(ctx context.Context, r dialog.HandoffRequest) e
 	h := &Hold{Conversation: r.Conversation, Channel: r.Channel, Lang: r.Lang, State: StateQueued,
 		Priority: s.priority(ctx, r), Reason: r.Reason, Flow: r.Flow, Slots: r.Slots, PolicyNumber: r.PolicyNumber,
 		QueuedAt: now, pending: true, created: now}
-	s.mu.Lock()
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
 	if _, held := s.holds[r.Conversation]; held {
-		s.mu.Unlock()
+		s.end(ctx)
 		return nil
 	}
-	if err := s.db.insertHold(ctx, h); err != nil {
-		s.mu.Unlock()
+	if err := s.st.insertHold(ctx, h); err != nil {
+		s.end(ctx)
 		if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
 			return nil
 		}
@@ -338,7 +443,7 @@ func (s *Service) RequestHandoff(ctx context.Context, r dialog.HandoffRequest) e
 		return err
 	}
 	s.holds[h.Conversation] = h
-	s.mu.Unlock()
+	s.end(ctx)
 	s.noteConversation(ctx, h.Conversation, h.Channel, now)
 	s.cfg.Metrics.handoff(h.Reason)
 	s.log.Info("handoff queued", "conversation", h.Conversation, "priority", PriorityName(h.Priority), "reason", h.Reason)
@@ -366,15 +471,22 @@ func (s *Service) priority(ctx context.Context, r dialog.HandoffRequest) int {
 // AfterTurn (channels.Handoffs) routes and announces a hold once the turn that asked for it is
 // committed, so the announcement follows the turn's own replies.
 func (s *Service) AfterTurn(ctx context.Context, conversation string) {
-	s.mu.Lock()
+	if s.sh != nil {
+		if held, err := s.sh.held(ctx, conversation); err != nil || !held {
+			return
+		}
+	}
+	if s.begin(ctx) != nil {
+		return
+	}
 	h := s.holds[conversation]
 	if h == nil || !h.pending {
-		s.mu.Unlock()
+		s.end(ctx)
 		return
 	}
 	h.pending = false
 	fx, ev := s.routeLocked(ctx, nil, nil)
-	s.mu.Unlock()
+	s.end(ctx)
 	s.flush(ctx, fx, ev)
 }
 
@@ -387,10 +499,18 @@ func (s *Service) Intercept(ctx context.Context, conv *channels.Conversation, m 
 		}
 		s.noteConversation(ctx, conv.ID, conv.Channel, at)
 	}
-	s.mu.Lock()
+	if s.sh != nil {
+		// Most messages are not held: one read, no lock.
+		if held, err := s.sh.held(ctx, conv.ID); err != nil || !held {
+			return false, nil, err
+		}
+	}
+	if err := s.begin(ctx); err != nil {
+		return false, nil, err
+	}
 	h := s.holds[conv.ID]
 	if h == nil {
-		s.mu.Unlock()
+		s.end(ctx)
 		return false, nil, nil
 	}
 	var out []channels.Message
@@ -412,8 +532,8 @@ func (s *Service) Intercept(ctx context.Context, conv *channels.Conversation, m 
 		}
 		t := &Task{Handoff: h.ID, Conversation: h.Conversation, Channel: h.Channel, Lang: h.Lang, Reason: h.Reason,
 			Note: note, SourceSeq: m.Seq, Created: s.now()}
-		if err := s.db.insertTask(ctx, t); err != nil {
-			s.mu.Unlock()
+		if err := s.st.insertTask(ctx, t); err != nil {
+			s.end(ctx)
 			return true, nil, err
 		}
 		s.closeLocked(ctx, h, "callback", false)
@@ -442,7 +562,7 @@ func (s *Service) Intercept(ctx context.Context, conv *channels.Conversation, m 
 		}
 	}
 	fx, ev = s.routeLocked(ctx, fx, ev)
-	s.mu.Unlock()
+	s.end(ctx)
 	// The replies are committed by the caller; effects (others' positions) go after.
 	go s.flush(context.WithoutCancel(ctx), fx, ev)
 	return true, out, nil
@@ -454,26 +574,28 @@ func (s *Service) Accept(ctx context.Context, staff casesvc.Staff, conversation 
 	if !CanChat(staff.Role) {
 		return Hold{}, casesvc.Errorf(casesvc.EFORBIDDEN, "Your role does not take conversations.")
 	}
-	s.mu.Lock()
+	if err := s.begin(ctx); err != nil {
+		return Hold{}, err
+	}
 	h := s.holds[conversation]
 	switch {
 	case h == nil:
-		s.mu.Unlock()
+		s.end(ctx)
 		return Hold{}, casesvc.Errorf(casesvc.ENOTFOUND, "This conversation is not waiting.")
 	case h.State != StateQueued:
-		s.mu.Unlock()
+		s.end(ctx)
 		return Hold{}, casesvc.Errorf(casesvc.ECONFLICT, "This conversation is already taken.")
 	}
 	a := s.agentLocked(staff)
 	if s.loadLocked(staff.Name) >= s.maxOf(staff.Name) {
-		s.mu.Unlock()
+		s.end(ctx)
 		return Hold{}, casesvc.Errorf(casesvc.ECONFLICT, "You are at your limit of conversations.")
 	}
 	h.pending = false
 	fx, ev := s.assignLocked(ctx, h, a, "assigned", nil, nil)
 	fx, ev = s.routeLocked(ctx, fx, ev)
 	cp := h.copy()
-	s.mu.Unlock()
+	s.end(ctx)
 	s.flush(ctx, fx, ev)
 	return cp, nil
 }
@@ -488,15 +610,16 @@ func (s *Service) Send(ctx context.Context, staff casesvc.Staff, conversation, i
 	case text == "" || utf8.RuneCountInString(text) > 4000:
 		return channels.Message{}, false, casesvc.Errorf(casesvc.EINVALID, "text is required (at most 4000 characters).")
 	}
+	h0, held := s.Hold(conversation)
+	h := &h0
 	s.mu.Lock()
-	h := s.holds[conversation]
 	r := s.router
-	ok := h != nil && h.State == StateAssigned && h.Agent == staff.Name
+	s.mu.Unlock()
+	ok := held && h.State == StateAssigned && h.Agent == staff.Name
 	var hid int64
 	if ok {
 		hid = h.ID
 	}
-	s.mu.Unlock()
 	if !ok {
 		return channels.Message{}, false, casesvc.Errorf(casesvc.EFORBIDDEN, "You do not hold this conversation.")
 	}
@@ -518,10 +641,12 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 	if (toAgent == "") == !toQueue {
 		return casesvc.Errorf(casesvc.EINVALID, "Give either to_agent or to_queue.")
 	}
-	s.mu.Lock()
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
 	h, err := s.heldLocked(staff, conversation)
 	if err != nil {
-		s.mu.Unlock()
+		s.end(ctx)
 		return err
 	}
 	from := h.Agent
@@ -537,13 +662,13 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 		a := s.agents[toAgent]
 		switch {
 		case toAgent == from:
-			s.mu.Unlock()
+			s.end(ctx)
 			return casesvc.Errorf(casesvc.EINVALID, "You already hold this conversation.")
 		case a == nil || a.conns == 0 || !CanChat(a.staff.Role):
-			s.mu.Unlock()
+			s.end(ctx)
 			return casesvc.Errorf(casesvc.ENOTFOUND, "That agent is not online.")
 		case s.loadLocked(toAgent) >= s.maxOf(toAgent):
-			s.mu.Unlock()
+			s.end(ctx)
 			return casesvc.Errorf(casesvc.ECONFLICT, "That agent is at their limit of conversations.")
 		}
 		ev = append(ev, Event{Kind: EventReleased, Conversation: h.Conversation, Agent: from, Why: "transferred"})
@@ -551,7 +676,7 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 		fx, ev = s.assignLocked(ctx, h, a, "transferred", fx, ev)
 	}
 	fx, ev = s.routeLocked(ctx, fx, ev)
-	s.mu.Unlock()
+	s.end(ctx)
 	s.flush(ctx, fx, ev)
 	return nil
 }
@@ -559,10 +684,12 @@ func (s *Service) Transfer(ctx context.Context, staff casesvc.Staff, conversatio
 // End returns a conversation the staff member holds (supervisors: any) to the bot; the router then
 // runs the dialog's handback turn (dialog.EventHandback with the agent and resolved).
 func (s *Service) End(ctx context.Context, staff casesvc.Staff, conversation string, resolved bool) error {
-	s.mu.Lock()
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
 	h, err := s.heldLocked(staff, conversation)
 	if err != nil {
-		s.mu.Unlock()
+		s.end(ctx)
 		return err
 	}
 	agent := h.Agent
@@ -572,7 +699,7 @@ func (s *Service) End(ctx context.Context, staff casesvc.Staff, conversation str
 		Text: say(h.Lang, "ended", "agent", agent)}}}
 	ev := []Event{{Kind: EventReleased, Conversation: h.Conversation, Agent: agent, Why: "ended"}, {Kind: EventAgents}}
 	fx, ev = s.routeLocked(ctx, fx, ev)
-	s.mu.Unlock()
+	s.end(ctx)
 	s.log.Info("handoff ended", "conversation", conversation, "agent", agent, "resolved", resolved)
 	s.flush(ctx, fx, ev)
 	return nil
@@ -581,6 +708,9 @@ func (s *Service) End(ctx context.Context, staff casesvc.Staff, conversation str
 // Join records a console connection of a staff member; leave undoes it. An agent whose last
 // connection closed is not ready, but keeps their conversations (they resume on reconnect).
 func (s *Service) Join(staff casesvc.Staff) (leave func()) {
+	if s.sh != nil {
+		return s.joinShared(staff)
+	}
 	s.mu.Lock()
 	a := s.agentLocked(staff)
 	a.conns++
@@ -600,19 +730,52 @@ func (s *Service) Join(staff casesvc.Staff) (leave func()) {
 	}
 }
 
+// joinShared is Join with Redis: the connection is this node's presence entry of the agent.
+func (s *Service) joinShared(staff casesvc.Staff) (leave func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.sh.presence(ctx, staff.Name, 1); err != nil {
+		s.log.Warn("handoff: presence", "agent", staff.Name, "err", err)
+	}
+	if s.begin(ctx) == nil {
+		s.agentLocked(staff)
+		s.end(ctx)
+	}
+	s.emit(Event{Kind: EventAgents, Agent: staff.Name})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.sh.presence(ctx, staff.Name, -1); err != nil {
+				s.log.Warn("handoff: presence", "agent", staff.Name, "err", err)
+			}
+			if s.begin(ctx) == nil { // load counted the connections left on every node
+				if a := s.agents[staff.Name]; a != nil && a.conns == 0 {
+					a.ready = false
+				}
+				s.end(ctx)
+			}
+			s.emit(Event{Kind: EventAgents, Agent: staff.Name})
+		})
+	}
+}
+
 // SetReady makes an online agent receive conversations automatically (least load first) or stop.
 func (s *Service) SetReady(ctx context.Context, staff casesvc.Staff, ready bool) {
-	s.mu.Lock()
+	if s.begin(ctx) != nil {
+		return
+	}
 	a := s.agentLocked(staff)
 	a.ready = ready && a.conns > 0 && CanChat(staff.Role)
 	fx, ev := s.routeLocked(ctx, nil, []Event{{Kind: EventAgents, Agent: staff.Name}})
-	s.mu.Unlock()
+	s.end(ctx)
 	s.flush(ctx, fx, ev)
 }
 
 // Queue returns the waiting conversations in the order they are served.
 func (s *Service) Queue() []QueueItem {
-	s.mu.Lock()
+	s.view()
 	defer s.mu.Unlock()
 	now := s.now()
 	q := s.queueLocked()
@@ -626,6 +789,18 @@ func (s *Service) Queue() []QueueItem {
 
 // Hold returns the active hold of a conversation.
 func (s *Service) Hold(conversation string) (Hold, bool) {
+	if s.sh != nil { // one read, not the whole shared state
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h, err := s.sh.hold(ctx, conversation)
+		if err != nil {
+			s.log.Error("handoff: read hold", "err", err)
+		}
+		if h == nil {
+			return Hold{}, false
+		}
+		return h.copy(), true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.holds[conversation]
@@ -637,7 +812,7 @@ func (s *Service) Hold(conversation string) (Hold, bool) {
 
 // Held returns the conversations assigned to a staff member ("" for every assigned one).
 func (s *Service) Held(staffName string) []Hold {
-	s.mu.Lock()
+	s.view()
 	defer s.mu.Unlock()
 	var out []Hold
 	for _, h := range s.holds {
@@ -651,7 +826,7 @@ func (s *Service) Held(staffName string) []Hold {
 
 // Agents returns every agent seen since start with presence and load, by name.
 func (s *Service) Agents() []AgentInfo {
-	s.mu.Lock()
+	s.view()
 	defer s.mu.Unlock()
 	out := make([]AgentInfo, 0, len(s.agents))
 	for name, a := range s.agents {
@@ -670,11 +845,11 @@ func (s *Service) MaxChats(name string) int {
 }
 
 // Tasks returns the open call-back tasks, oldest first.
-func (s *Service) Tasks(ctx context.Context) ([]Task, error) { return s.db.tasks(ctx, true) }
+func (s *Service) Tasks(ctx context.Context) ([]Task, error) { return s.st.tasks(ctx, true) }
 
 // CompleteTask marks a call-back done. ENOTFOUND.
 func (s *Service) CompleteTask(ctx context.Context, staff casesvc.Staff, id int64) error {
-	if err := s.db.completeTask(ctx, id, staff.Name, s.now()); err != nil {
+	if err := s.st.completeTask(ctx, id, staff.Name, s.now()); err != nil {
 		return err
 	}
 	s.emit(Event{Kind: EventTasks})
@@ -688,14 +863,14 @@ func (s *Service) RecordRating(ctx context.Context, conversation string, score i
 	if score < 1 || score > 5 {
 		return casesvc.Errorf(casesvc.EINVALID, "A rating is 1 to 5.")
 	}
-	id, agent, err := s.db.lastClosed(ctx, conversation)
+	id, agent, err := s.st.lastClosed(ctx, conversation)
 	if err != nil {
 		return err
 	}
 	if utf8.RuneCountInString(comment) > 2000 {
 		comment = string([]rune(comment)[:2000])
 	}
-	if err := s.db.putRating(ctx, Rating{Handoff: id, Conversation: conversation, Agent: agent, Score: score,
+	if err := s.st.putRating(ctx, Rating{Handoff: id, Conversation: conversation, Agent: agent, Score: score,
 		Comment: strings.TrimSpace(comment), At: s.now()}); err != nil {
 		return err
 	}
@@ -707,7 +882,7 @@ func (s *Service) RecordRating(ctx context.Context, conversation string, score i
 
 // Ratings returns the ratings of a conversation's handoffs.
 func (s *Service) Ratings(ctx context.Context, conversation string) ([]Rating, error) {
-	return s.db.ratings(ctx, conversation)
+	return s.st.ratings(ctx, conversation)
 }
 
 // Watch calls fn (quickly, without blocking) for every change; cancel stops it.
@@ -829,7 +1004,7 @@ func (s *Service) positionLocked(h *Hold) int {
 }
 
 func (s *Service) save(ctx context.Context, h *Hold) {
-	if err := s.db.saveHold(context.WithoutCancel(ctx), h); err != nil {
+	if err := s.st.saveHold(context.WithoutCancel(ctx), h); err != nil {
 		s.log.Error("handoff: save", "conversation", h.Conversation, "err", err)
 	}
 }
@@ -949,7 +1124,15 @@ func (s *Service) flush(ctx context.Context, fx []effect, ev []Event) {
 	}
 }
 
+// emit tells this node's watchers and, with Redis, every other node's.
 func (s *Service) emit(e Event) {
+	s.emitLocal(e)
+	if s.sh != nil {
+		s.sh.publish([]Event{e})
+	}
+}
+
+func (s *Service) emitLocal(e Event) {
 	s.mu.Lock()
 	fns := make([]func(Event), 0, len(s.listeners))
 	for _, fn := range s.listeners {

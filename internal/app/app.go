@@ -201,6 +201,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, fmt.Errorf("open conversation store: %w", err)
 		}
 		a.Store, a.closeStore = local, local.Close
+		// A small buffer per subscriber: every subscriber drains at once and a dropped one resumes by
+		// seq from the store, so a deep buffer only costs memory on every idle connection
+		// (docs/performance.md: 64 messages were 16 KiB of each idle web chat connection).
+		bus = channels.NewMemoryBus(4)
 	}
 	hours := handoff.Hours{}
 	if cfg.StaffedHours != "" {
@@ -215,6 +219,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Path: filepath.Join(cfg.DataDir, "channels.db"), Cases: a.Cases, Hours: hours,
 		MaxChats: cfg.AgentMaxChats, MaxWait: cfg.HandoffMaxWait, Logger: a.Log,
 		Metrics: handoff.NewMetrics(a.Registry), // [quality]
+		// [handoff-redis] with CLAIMLINE_REDIS_URL the queue, holds, presence, tasks and ratings are
+		// shared by every gateway node (channels.db stays this node's quality history).
+		Redis: redisClient(a.redis),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open handoff store: %w", err)
@@ -288,6 +295,15 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.Log.Info("answered messages left unanswered by the last run", "count", n)
 	}
 	return a, nil
+}
+
+// redisClient is the handoff's shared state: nil (embedded) unless Redis is configured. A nil
+// *redis.Client must not become a non-nil interface. [handoff-redis]
+func redisClient(c *redis.Client) redis.UniversalClient {
+	if c == nil {
+		return nil
+	}
+	return c
 }
 
 // deliverIntake tells a conversation that a claim or complaint queued during an outage was filed
