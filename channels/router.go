@@ -91,6 +91,7 @@ type Router struct {
 	mu      sync.Mutex
 	closed  bool
 	workers map[string]*worker
+	idle    chan *worker // parked runners take new conversations' queues here (unbuffered)
 	waiters map[waitKey][]chan turnResult
 	wg      sync.WaitGroup
 
@@ -105,14 +106,20 @@ type Router struct {
 
 // worker is the serial queue of one active conversation; its goroutine exits when the queue is empty.
 type worker struct {
-	jobs []job
+	conversation string
+	jobs         []job // guarded by Router.mu
 }
 
 type job struct {
 	conversation string
 	start        bool    // the opening turn
 	msg          Message // the inbound message, when !start
-	done         chan turnResult
+	// check asks for the "already handled?" read before the turn. Only a job Recover queued needs it
+	// (or any job under a Locker, where other nodes run turns too): a live Receive queues a message it
+	// just stored, and Recover queues its jobs under the conversation's stripe, so a message queued by
+	// both has its live job first, which runs it; the recovered one finds it handled.
+	check bool
+	done  chan turnResult
 }
 
 type turnResult struct {
@@ -136,7 +143,7 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	r := &Router{
 		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, locker: cfg.Locker, log: cfg.Logger, metrics: cfg.Metrics,
 		now: cfg.Now, timeout: cfg.TurnTimeout,
-		workers: make(map[string]*worker), waiters: make(map[waitKey][]chan turnResult),
+		workers: make(map[string]*worker), idle: make(chan *worker), waiters: make(map[waitKey][]chan turnResult),
 		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery, handoffs: cfg.Handoffs,
 	}
 	r.deliveryCfg.defaults()
@@ -183,10 +190,11 @@ func (r *Router) Receive(ctx context.Context, in Inbound) (msg Message, dup bool
 	if err != nil {
 		return Message{}, false, err
 	}
-	return r.receive(ctx, conv.ID, in)
+	return r.receive(ctx, conv.ID, in, nil)
 }
 
-func (r *Router) receive(ctx context.Context, conversation string, in Inbound) (Message, bool, error) {
+// receive stores in and queues its turn; done, when set, gets the turn's result (not for a dup).
+func (r *Router) receive(ctx context.Context, conversation string, in Inbound, done chan turnResult) (Message, bool, error) {
 	if r.isClosed() {
 		return Message{}, false, casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
 	}
@@ -205,7 +213,9 @@ func (r *Router) receive(ctx context.Context, conversation string, in Inbound) (
 	}
 	r.bus.Publish(msg)
 	// A closed router leaves the message unhandled in the store; Recover runs it at the next start.
-	_ = r.enqueue(job{conversation: conversation, msg: msg})
+	if err := r.enqueue(job{conversation: conversation, msg: msg, done: done}); err != nil && done != nil {
+		done <- turnResult{err: err}
+	}
 	return msg, false, nil
 }
 
@@ -227,7 +237,7 @@ func (r *Router) ReceiveInto(ctx context.Context, conversation string, in Inboun
 	if err := validInbound(in); err != nil {
 		return Message{}, false, err
 	}
-	return r.receive(ctx, conv.ID, in)
+	return r.receive(ctx, conv.ID, in, nil)
 }
 
 // ProcessSync receives in and waits until its turn is committed, returning the conversation and the
@@ -249,11 +259,22 @@ func (r *Router) ProcessSync(ctx context.Context, in Inbound) (*Conversation, []
 		}
 		out = append(out, greeting...)
 	}
-	msg, _, err := r.receive(ctx, conv.ID, in)
+	done := make(chan turnResult, 1)
+	msg, dup, err := r.receive(ctx, conv.ID, in, done)
 	if err != nil {
 		return nil, nil, err
 	}
-	replies, err := r.await(ctx, conv.ID, msg.Seq)
+	var replies []Message
+	if dup { // the first processing may be over, running or (after a crash) queued by Recover
+		replies, err = r.await(ctx, conv.ID, msg.Seq)
+	} else {
+		select {
+		case res := <-done:
+			replies, err = res.replies, res.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,7 +306,12 @@ func (r *Router) Recover(ctx context.Context) (int, error) {
 	dones := make([]chan turnResult, 0, len(msgs))
 	for _, m := range msgs {
 		done := make(chan turnResult, 1)
-		if err := r.enqueue(job{conversation: m.Conversation, msg: m, done: done}); err != nil {
+		// Under the stripe, like receive: a live job for the same message is then always queued first.
+		stripe := r.stripe(m.Conversation)
+		stripe.Lock()
+		err := r.enqueue(job{conversation: m.Conversation, msg: m, check: true, done: done})
+		stripe.Unlock()
+		if err != nil {
 			return 0, err
 		}
 		dones = append(dones, done)
@@ -371,7 +397,8 @@ func (r *Router) stripe(conversation string) *sync.Mutex {
 	return &r.stripes[h.Sum32()%uint32(len(r.stripes))]
 }
 
-// enqueue appends a job to its conversation's queue, starting the conversation's worker if idle.
+// enqueue appends a job to its conversation's queue. An idle conversation gets a worker: a parked
+// goroutine when one waits (see runner), else a new one, so goroutines are not started per message.
 func (r *Router) enqueue(j job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -383,48 +410,94 @@ func (r *Router) enqueue(j job) error {
 		w.jobs = append(w.jobs, j)
 		return nil
 	}
-	w = &worker{jobs: []job{j}}
+	w = &worker{conversation: j.conversation, jobs: append(make([]job, 0, 2), j)}
 	r.workers[j.conversation] = w
 	r.wg.Add(1)
-	go r.work(j.conversation, w)
+	select {
+	case r.idle <- w: // a parked runner takes it
+	default:
+		go r.runner(w)
+	}
 	return nil
 }
 
-func (r *Router) work(conversation string, w *worker) {
-	defer r.wg.Done()
-	for {
-		r.mu.Lock()
-		if len(w.jobs) == 0 || r.ctx.Err() != nil {
-			delete(r.workers, conversation)
-			r.mu.Unlock()
-			return
-		}
-		j := w.jobs[0]
-		w.jobs = w.jobs[1:]
-		r.mu.Unlock()
+// runnerIdle is how long a runner goroutine waits for another conversation before it exits.
+const runnerIdle = 2 * time.Second
 
-		var res turnResult
-		if r.locker != nil { // scaled-out mode: also hold the conversation's cross-node lock
-			res = r.runLocked(j)
-		} else if j.start {
-			res = r.runStart(r.ctx, j.conversation)
+// runner runs conversations' queues one after the other: when one is empty it parks for up to
+// runnerIdle, ready to take the next idle conversation enqueue hands it, so a conversation with one
+// message at a time does not start a goroutine (and grow its stack) per message. There are never more
+// runners than conversations with queued work at one time.
+func (r *Router) runner(w *worker) {
+	var t *time.Timer
+	for {
+		r.work(w)
+		if t == nil {
+			t = time.NewTimer(runnerIdle)
 		} else {
-			res = r.runInbound(r.ctx, j.msg)
+			t.Reset(runnerIdle)
 		}
-		if j.done != nil {
-			j.done <- res
+		select {
+		case w = <-r.idle:
+			if !t.Stop() {
+				<-t.C
+			}
+		case <-t.C:
+			return
+		case <-r.ctx.Done():
+			t.Stop()
+			return
 		}
 	}
 }
 
-// runStart commits the opening turn unless it already ran.
-func (r *Router) runStart(ctx context.Context, id string) turnResult {
-	conv, err := r.store.Conversation(ctx, id)
-	if err != nil {
-		return turnResult{err: err}
+// work runs one conversation's queue until it is empty. Its jobs are taken together, and in the
+// embedded mode the conversation read for the first is kept for the next (the worker serialises the
+// conversation's turns, and only they change its state), so jobs queued back to back commit one after
+// the other without reading the conversation again.
+func (r *Router) work(w *worker) {
+	defer r.wg.Done()
+	var batch []job
+	var conv *Conversation // embedded mode: the conversation as of the last commit; nil = read it
+	for {
+		r.mu.Lock()
+		if len(w.jobs) == 0 || r.ctx.Err() != nil {
+			delete(r.workers, w.conversation)
+			r.mu.Unlock()
+			return
+		}
+		batch, w.jobs = w.jobs, batch[:0]
+		r.mu.Unlock()
+
+		for i := range batch {
+			j := &batch[i]
+			var res turnResult
+			if r.locker != nil { // scaled-out mode: also hold the conversation's cross-node lock
+				res = r.runLocked(*j)
+			} else if j.start {
+				res, conv = r.runStart(r.ctx, j.conversation, conv)
+			} else {
+				res, conv = r.runInbound(r.ctx, j.msg, j.check, conv)
+			}
+			if j.done != nil {
+				j.done <- res
+			}
+			*j = job{}
+		}
+	}
+}
+
+// runStart commits the opening turn unless it already ran. conv is the worker's copy of the
+// conversation (nil: read it); it returns the copy as of the commit, or nil when it must be read again.
+func (r *Router) runStart(ctx context.Context, id string, conv *Conversation) (turnResult, *Conversation) {
+	if conv == nil {
+		var err error
+		if conv, err = r.store.Conversation(ctx, id); err != nil {
+			return turnResult{err: err}, nil
+		}
 	}
 	if conv.Started {
-		return turnResult{}
+		return turnResult{}, conv
 	}
 	at := r.now()
 	in := dialog.Input{
@@ -435,48 +508,60 @@ func (r *Router) runStart(ctx context.Context, id string) turnResult {
 	_, push := r.senderFor(conv.Channel)
 	stored, err := r.commitTurn(ctx, Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push})
 	if errors.Is(err, ErrStaleFence) {
-		return turnResult{err: err} // the lock was lost: runLocked runs it again
+		return turnResult{err: err}, nil // the lock was lost: runLocked runs it again
 	} else if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
-		return turnResult{} // another start won the race
+		return turnResult{}, nil // another start won the race
 	} else if err != nil {
 		r.log.Error("commit opening turn", "conversation", conv.ID, "code", casesvc.ErrorCode(err), "err", err)
-		return turnResult{err: err}
+		return turnResult{err: err}, nil
 	}
 	r.published(conv, stored, at)
-	return turnResult{replies: stored}
+	conv.State, conv.Started = state, true
+	return turnResult{replies: stored}, conv
 }
 
-// runInbound runs and commits the turn of one stored inbound message.
-func (r *Router) runInbound(ctx context.Context, m Message) turnResult {
-	res := r.handleInbound(ctx, m)
+// runInbound runs and commits the turn of one stored inbound message (see handleInbound).
+func (r *Router) runInbound(ctx context.Context, m Message, check bool, conv *Conversation) (turnResult, *Conversation) {
+	res, conv := r.handleInbound(ctx, m, check, conv)
 	r.notify(waitKey{m.Conversation, m.Seq}, res)
-	return res
+	return res, conv
 }
 
-func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
-	conv, err := r.store.Conversation(ctx, m.Conversation)
-	if err != nil {
-		return turnResult{err: err}
+// handleInbound runs and commits the turn of m. check reads first whether m is already handled (see
+// job.check). conv is the worker's copy of the conversation (nil: read it from the store); the
+// returned copy is the conversation as of the commit, or nil when it must be read again.
+func (r *Router) handleInbound(ctx context.Context, m Message, check bool, conv *Conversation) (turnResult, *Conversation) {
+	if conv == nil {
+		var err error
+		if conv, err = r.store.Conversation(ctx, m.Conversation); err != nil {
+			return turnResult{err: err}, nil
+		}
 	}
 	if !conv.Started {
 		// An adapter that never called Start still gets the greeting before the first answer.
-		if res := r.runStart(ctx, conv.ID); res.err != nil {
-			return res
+		var res turnResult
+		if res, conv = r.runStart(ctx, conv.ID, conv); res.err != nil {
+			return res, nil
 		}
-		if conv, err = r.store.Conversation(ctx, m.Conversation); err != nil {
-			return turnResult{err: err}
+		if conv == nil {
+			var err error
+			if conv, err = r.store.Conversation(ctx, m.Conversation); err != nil {
+				return turnResult{err: err}, nil
+			}
 		}
 	}
 	// Recover and a live Receive may both queue a message; run it once.
-	if cur, err := r.store.MessagesAfter(ctx, m.Conversation, m.Seq-1, 1); err == nil && len(cur) == 1 && cur[0].Handled {
-		return r.repliesTo(ctx, m.Conversation, m.Seq)
+	if check {
+		if cur, err := r.store.MessagesAfter(ctx, m.Conversation, m.Seq-1, 1); err == nil && len(cur) == 1 && cur[0].Handled {
+			return r.repliesTo(ctx, m.Conversation, m.Seq), conv
+		}
 	}
 	at := r.now()
 	handled, state, replies, err := r.handoffTurn(ctx, conv, m)
 	if err != nil {
 		// Left unhandled: Recover runs it again at the next start.
 		r.log.Error("handoff routing", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err))
-		return turnResult{err: err}
+		return turnResult{err: err}, nil
 	}
 	dialogTurn := !handled || m.Event == EventHandoff
 	if !handled {
@@ -495,19 +580,20 @@ func (r *Router) handleInbound(ctx context.Context, m Message) turnResult {
 		Conversation: conv.ID, InboundSeq: m.Seq, State: state, Replies: replies, At: r.now(), Deliver: push,
 	})
 	if errors.Is(err, ErrStaleFence) {
-		return turnResult{err: err} // the lock was lost: runLocked runs it again
+		return turnResult{err: err}, nil // the lock was lost: runLocked runs it again
 	} else if casesvc.ErrorCode(err) == casesvc.ECONFLICT {
-		return r.repliesTo(ctx, m.Conversation, m.Seq)
+		return r.repliesTo(ctx, m.Conversation, m.Seq), nil
 	} else if err != nil {
 		// Left unhandled: Recover runs it again at the next start.
 		r.log.Error("commit turn", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err), "err", err)
-		return turnResult{err: err}
+		return turnResult{err: err}, nil
 	}
 	r.published(conv, stored, at)
+	conv.State = state
 	if dialogTurn {
 		r.afterTurn(ctx, conv.ID)
 	}
-	return turnResult{replies: stored}
+	return turnResult{replies: stored}, conv
 }
 
 // fenceKey carries the fencing token of a turn run under RouterConfig.Locker in the turn's context.
@@ -540,12 +626,13 @@ func (r *Router) runLocked(j job) turnResult {
 			break
 		}
 		ctx := context.WithValue(held, fenceKey{}, token)
+		// Other nodes run turns too: read the conversation under the lock and check every message.
 		if j.start {
-			res = r.runStart(ctx, j.conversation)
+			res, _ = r.runStart(ctx, j.conversation, nil)
 		} else {
 			res = r.runEarlierThan(ctx, j.msg)
 			if !errors.Is(res.err, ErrStaleFence) {
-				res = r.handleInbound(ctx, j.msg)
+				res, _ = r.handleInbound(ctx, j.msg, true, nil)
 			}
 		}
 		unlock()
@@ -572,7 +659,7 @@ func (r *Router) runEarlierThan(ctx context.Context, m Message) turnResult {
 		if e.Seq >= m.Seq {
 			break
 		}
-		res := r.handleInbound(ctx, e)
+		res, _ := r.handleInbound(ctx, e, true, nil)
 		if errors.Is(res.err, ErrStaleFence) {
 			return res
 		}

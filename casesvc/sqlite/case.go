@@ -60,7 +60,7 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		deadlines = s.deadlinesFrom(now, fastTrack)
 	}
 
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create case: %w", err)
 	}
@@ -161,12 +161,12 @@ func boolInt(b bool) int {
 }
 
 func (s *Service) caseByIdempotencyKey(ctx context.Context, key string) (*casesvc.Case, error) {
-	return s.loadCase(ctx, s.db, `idempotency_key = ?`, key)
+	return s.loadCase(ctx, s.r, `idempotency_key = ?`, key)
 }
 
 // Case returns one case. ENOTFOUND.
 func (s *Service) Case(ctx context.Context, id string) (*casesvc.Case, error) {
-	return s.loadCase(ctx, s.db, `id = ?`, id)
+	return s.loadCase(ctx, s.r, `id = ?`, id)
 }
 
 // Cases lists cases newest first with the total before paging. Page defaults to 1, PerPage to 20
@@ -192,7 +192,7 @@ func (s *Service) Cases(ctx context.Context, f casesvc.CaseFilter) ([]*casesvc.C
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases`+cond, args...).Scan(&total); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: cases: %w", err)
 	}
 	page, per := f.Page, f.PerPage
@@ -204,7 +204,7 @@ func (s *Service) Cases(ctx context.Context, f casesvc.CaseFilter) ([]*casesvc.C
 	} else if per > 100 {
 		per = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM cases`+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM cases`+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
 		append(args, per, (page-1)*per)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: cases: %w", err)
@@ -219,7 +219,7 @@ func (s *Service) Cases(ctx context.Context, f casesvc.CaseFilter) ([]*casesvc.C
 
 // CasesByPolicy returns every case on one policy, newest first.
 func (s *Service) CasesByPolicy(ctx context.Context, number string) ([]*casesvc.Case, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM cases WHERE policy_number = ? ORDER BY created_at DESC, id DESC`, number)
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM cases WHERE policy_number = ? ORDER BY created_at DESC, id DESC`, number)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: cases by policy: %w", err)
 	}

@@ -25,7 +25,7 @@ func (s *Service) CreateComplaint(ctx context.Context, nc casesvc.NewComplaint) 
 	if _, err := s.Policy(ctx, nc.PolicyNumber); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create complaint: %w", err)
 	}
@@ -72,7 +72,7 @@ func (s *Service) CreateComplaint(ctx context.Context, nc casesvc.NewComplaint) 
 		return nil, fmt.Errorf("sqlite: create complaint: %w", err)
 	} else if n == 0 {
 		tx.Rollback()
-		return s.loadComplaint(ctx, s.db, `idempotency_key = ?`, nc.IdempotencyKey)
+		return s.loadComplaint(ctx, s.r, `idempotency_key = ?`, nc.IdempotencyKey)
 	}
 	w := complaintWriter{tx: tx, id: id, caseID: nc.CaseID, policy: nc.PolicyNumber, now: now}
 	w.timeline(nc.Actor, casesvc.ComplaintReceived, "filed on "+nc.Channel)
@@ -223,7 +223,7 @@ func stringArgs(ss []string) []any {
 
 // complaintWriter collects the timeline and audit rows of one complaint change in its transaction.
 type complaintWriter struct {
-	tx             *sql.Tx
+	tx             *ptx
 	id             string
 	caseID, policy string
 	now            time.Time
@@ -255,7 +255,7 @@ func (w *complaintWriter) flush(ctx context.Context) error {
 // for respond, the response and the complaint_responded notice. See casesvc.ComplaintService.
 func (s *Service) ComplaintTransition(ctx context.Context, id string, req casesvc.ComplaintTransitionRequest, actor casesvc.Staff) (*casesvc.Complaint, error) {
 	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: complaint transition: %w", err)
 	}
@@ -278,7 +278,7 @@ func (s *Service) ComplaintTransition(ctx context.Context, id string, req casesv
 	return out, nil
 }
 
-func (s *Service) applyComplaintPlan(ctx context.Context, tx *sql.Tx, c *casesvc.Complaint, p *casesvc.ComplaintPlan, actor string, now time.Time) (*casesvc.Complaint, error) {
+func (s *Service) applyComplaintPlan(ctx context.Context, tx *ptx, c *casesvc.Complaint, p *casesvc.ComplaintPlan, actor string, now time.Time) (*casesvc.Complaint, error) {
 	var escalated, resolved any
 	if p.EscalatedAt != nil {
 		escalated = nanos(*p.EscalatedAt)
@@ -325,7 +325,7 @@ func (s *Service) applyComplaintPlan(ctx context.Context, tx *sql.Tx, c *casesvc
 // returns those it escalated. See casesvc.ComplaintService.
 func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]*casesvc.Complaint, error) {
 	now = now.Truncate(time.Second).In(s.cfg.Location)
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM complaints WHERE escalated_at IS NULL
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM complaints WHERE escalated_at IS NULL
 		AND status IN (?, ?, ?) AND (first_response_due < ? OR resolution_due < ?) ORDER BY created_at, id`,
 		casesvc.ComplaintAcknowledged, casesvc.ComplaintInvestigating, casesvc.ComplaintResponded, nanos(now), nanos(now))
 	if err != nil {
@@ -349,7 +349,7 @@ func (s *Service) EscalateOverdue(ctx context.Context, now time.Time) ([]*casesv
 }
 
 func (s *Service) escalateOne(ctx context.Context, id string, now time.Time) (*casesvc.Complaint, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: escalate overdue: %w", err)
 	}
@@ -374,7 +374,7 @@ func (s *Service) escalateOne(ctx context.Context, id string, now time.Time) (*c
 
 // Complaint returns one complaint. ENOTFOUND.
 func (s *Service) Complaint(ctx context.Context, id string) (*casesvc.Complaint, error) {
-	return s.loadComplaint(ctx, s.db, `id = ?`, id)
+	return s.loadComplaint(ctx, s.r, `id = ?`, id)
 }
 
 // Complaints lists complaints newest first with the total before paging. Page defaults to 1,
@@ -393,7 +393,7 @@ func (s *Service) Complaints(ctx context.Context, f casesvc.ComplaintFilter) ([]
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM complaints`+cond, args...).Scan(&total); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM complaints`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: complaints: %w", err)
 	}
 	page, per := f.Page, f.PerPage
@@ -405,7 +405,7 @@ func (s *Service) Complaints(ctx context.Context, f casesvc.ComplaintFilter) ([]
 	} else if per > 100 {
 		per = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM complaints`+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM complaints`+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
 		append(args, per, (page-1)*per)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: complaints: %w", err)
@@ -432,7 +432,7 @@ func (s *Service) complaintsByID(ctx context.Context, ids []string) ([]*casesvc.
 
 // openComplaints returns every unresolved complaint (for the deadlines list).
 func (s *Service) openComplaints(ctx context.Context) ([]*casesvc.Complaint, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM complaints WHERE status != ? ORDER BY id`, casesvc.ComplaintResolved)
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM complaints WHERE status != ? ORDER BY id`, casesvc.ComplaintResolved)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open complaints: %w", err)
 	}
@@ -551,7 +551,7 @@ func (s *Service) PendingAlerts(ctx context.Context, limit int) ([]casesvc.Alert
 
 // MarkAlertDelivered records the first delivery of an alert; later calls change nothing. ENOTFOUND.
 func (s *Service) MarkAlertDelivered(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?`, nanos(s.now()), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE alerts SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?`, nanos(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("sqlite: mark alert: %w", err)
 	}
@@ -564,7 +564,7 @@ func (s *Service) MarkAlertDelivered(ctx context.Context, id int64) error {
 }
 
 func (s *Service) loadAlerts(ctx context.Context, tail string, args ...any) ([]casesvc.Alert, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, threshold, window_seconds, first_at, last_at, raised_at,
+	rows, err := s.r.QueryContext(ctx, `SELECT id, kind, threshold, window_seconds, first_at, last_at, raised_at,
 		delivered_at FROM alerts `+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: alerts: %w", err)
@@ -596,14 +596,14 @@ func (s *Service) loadAlerts(ctx context.Context, tail string, args ...any) ([]c
 	// Topics and complaints after the list query has released the single connection.
 	for i := range out {
 		a := &out[i]
-		trows, err := s.db.QueryContext(ctx, `SELECT topic FROM alert_topics WHERE alert_id = ? ORDER BY topic`, a.ID)
+		trows, err := s.r.QueryContext(ctx, `SELECT topic FROM alert_topics WHERE alert_id = ? ORDER BY topic`, a.ID)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: alert topics: %w", err)
 		}
 		if a.Topics, err = scanStrings(trows); err != nil {
 			return nil, fmt.Errorf("sqlite: alert topics: %w", err)
 		}
-		crows, err := s.db.QueryContext(ctx, `SELECT ac.complaint_id FROM alert_complaints ac JOIN complaints c
+		crows, err := s.r.QueryContext(ctx, `SELECT ac.complaint_id FROM alert_complaints ac JOIN complaints c
 			ON c.id = ac.complaint_id WHERE ac.alert_id = ? ORDER BY c.created_at, c.id`, a.ID)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: alert complaints: %w", err)

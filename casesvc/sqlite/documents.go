@@ -24,7 +24,7 @@ import (
 //     document, EINVALID for one not rejected, ECONFLICT when it was already asked for again.
 //
 // Nothing can name an arbitrary kind.
-func (s *Service) requestDocuments(ctx context.Context, tx *sql.Tx, caseID, reason, docID string, now time.Time) (casesvc.DocumentRequest, error) {
+func (s *Service) requestDocuments(ctx context.Context, tx *ptx, caseID, reason, docID string, now time.Time) (casesvc.DocumentRequest, error) {
 	var channel, required string
 	err := tx.QueryRowContext(ctx, `SELECT channel, required_documents FROM cases WHERE id = ?`, caseID).Scan(&channel, &required)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,7 +92,7 @@ func (s *Service) requestDocuments(ctx context.Context, tx *sql.Tx, caseID, reas
 // AddDocument records a received document. See casesvc.Service.
 func (s *Service) AddDocument(ctx context.Context, caseID string, nd casesvc.NewDocument) (*casesvc.DocumentResult, error) {
 	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: add document: %w", err)
 	}
@@ -195,7 +195,7 @@ func (s *Service) RejectDocument(ctx context.Context, caseID, docID, reason stri
 		return nil, casesvc.Errorf(casesvc.EINVALID, "The reason is too long (at most 2000 bytes).")
 	}
 	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: reject document: %w", err)
 	}
@@ -257,7 +257,7 @@ func (s *Service) RejectDocument(ctx context.Context, caseID, docID, reason stri
 // notice; save writes them with the case's new state and returns the case as stored.
 type caseWriter struct {
 	s   *Service
-	tx  *sql.Tx
+	tx  *ptx
 	c   *casesvc.Case
 	now time.Time
 

@@ -37,7 +37,7 @@ func openInternal(t *testing.T) (*Service, *casesvc.Case) {
 func (s *Service) tryRequest(t *testing.T, caseID, reason, docID string) error {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // casesvc.PlanTransition's. See casesvc.Service.
 func (s *Service) Transition(ctx context.Context, caseID string, req casesvc.TransitionRequest, actor casesvc.Staff) (*casesvc.Case, error) {
 	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: transition: %w", err)
 	}
@@ -58,7 +58,7 @@ func (s *Service) Transition(ctx context.Context, caseID string, req casesvc.Tra
 // Overdue lists open deadlines of cases and complaints past or within soon of now, earliest first.
 // See casesvc.Service.
 func (s *Service) Overdue(ctx context.Context, now time.Time, soon time.Duration) ([]casesvc.DeadlineItem, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM cases WHERE status IN (?, ?, ?, ?) ORDER BY id`,
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM cases WHERE status IN (?, ?, ?, ?) ORDER BY id`,
 		casesvc.StatusInitialReview, casesvc.StatusSecondReview, casesvc.StatusJointReview, casesvc.StatusApproved)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: overdue: %w", err)

@@ -349,6 +349,6 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, stmt string) e
 // SchemaVersion returns the highest applied migration.
 func (s *Service) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, err
 }

@@ -17,7 +17,7 @@ func (s *Service) PendingNotices(ctx context.Context, limit int) ([]casesvc.Noti
 	} else if limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
+	rows, err := s.r.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
 		channel, kind, data, created_at FROM notices WHERE delivered_at IS NULL ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending notices: %w", err)
@@ -42,7 +42,7 @@ func (s *Service) PendingNotices(ctx context.Context, limit int) ([]casesvc.Noti
 
 // MarkNoticeDelivered records the first delivery of a notice; later calls change nothing. ENOTFOUND.
 func (s *Service) MarkNoticeDelivered(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE notices SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?`, nanos(s.now()), id)
+	res, err := s.w.ExecContext(ctx, `UPDATE notices SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?`, nanos(s.now()), id)
 	if err != nil {
 		return fmt.Errorf("sqlite: mark notice: %w", err)
 	}
@@ -65,7 +65,7 @@ func (s *Service) ComplaintNotices(ctx context.Context, complaintID string) ([]c
 }
 
 func (s *Service) notices(ctx context.Context, where string, arg any) ([]casesvc.Notice, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
+	rows, err := s.r.QueryContext(ctx, `SELECT id, COALESCE(case_id, ''), COALESCE(complaint_id, ''), conversation,
 		channel, kind, data, created_at, delivered_at FROM notices WHERE `+where+` ORDER BY id`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: notices: %w", err)
@@ -99,7 +99,7 @@ func (s *Service) notices(ctx context.Context, where string, arg any) ([]casesvc
 func (s *Service) CurrentEmergency(ctx context.Context) (*casesvc.Emergency, error) {
 	var doc string
 	var active int
-	err := s.db.QueryRowContext(ctx, `SELECT active, doc FROM emergencies ORDER BY id DESC LIMIT 1`).Scan(&active, &doc)
+	err := s.r.QueryRowContext(ctx, `SELECT active, doc FROM emergencies ORDER BY id DESC LIMIT 1`).Scan(&active, &doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -128,7 +128,7 @@ func (s *Service) SetEmergency(ctx context.Context, e casesvc.Emergency, actor c
 		e = casesvc.Emergency{}
 	}
 	e.DeclaredBy, e.DeclaredAt = actor.Name, now
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: set emergency: %w", err)
 	}

@@ -1,8 +1,11 @@
 // Package sqlite is the case service stored in SQLite (modernc.org/sqlite, pure Go, no cgo).
 //
-// One connection serves reads and writes: SQLite allows one writer at a time, and funnelling every
-// statement through a single connection turns would-be SQLITE_BUSY errors into a short wait in
-// database/sql's pool. Transactions begin IMMEDIATE so a read-then-write never has to upgrade its lock.
+// One connection serves the writes: SQLite allows one writer at a time, and funnelling every write
+// through a single connection turns would-be SQLITE_BUSY errors into a short wait in database/sql's
+// pool. Transactions begin IMMEDIATE so a read-then-write never has to upgrade its lock. Reads outside
+// a transaction go to a separate pool of read-only connections (WAL lets them run beside the writer,
+// and each sees every transaction committed before it started). Every statement is prepared once per
+// connection (stmts.go), not parsed again on every call.
 package sqlite
 
 import (
@@ -40,9 +43,17 @@ type Config struct {
 
 // Service implements casesvc.Service on one SQLite file.
 type Service struct {
-	db  *sql.DB
+	db  *sql.DB // the writer: one connection
+	rdb *sql.DB // the readers (query_only); db itself for an in-memory database
+	wc  *stmtCache
+	rc  *stmtCache
+	w   pool // statements on db outside a transaction
+	r   pool // reads on rdb
 	cfg Config
 }
+
+// readers is the size of the read pool.
+const readers = 4
 
 // New opens (creating if needed) the database at path and applies pending migrations.
 func New(path string, cfg Config) (*Service, error) {
@@ -101,11 +112,32 @@ func New(path string, cfg Config) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	return &Service{db: db, cfg: cfg}, nil
+	rdb := db
+	if !strings.Contains(path, ":memory:") && !strings.Contains(path, "mode=memory") {
+		rdb, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)")
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		rdb.SetMaxOpenConns(readers)
+		rdb.SetMaxIdleConns(readers) // kept open, and so their prepared statements
+		rdb.SetConnMaxLifetime(0)
+	}
+	s := &Service{db: db, rdb: rdb, cfg: cfg, wc: &stmtCache{db: db}, rc: &stmtCache{db: rdb}}
+	s.w, s.r = pool{s.wc}, pool{s.rc}
+	return s, nil
 }
 
 // Close closes the database.
-func (s *Service) Close() error { return s.db.Close() }
+func (s *Service) Close() error {
+	s.rc.closeAll()
+	s.wc.closeAll()
+	var err error
+	if s.rdb != s.db {
+		err = s.rdb.Close()
+	}
+	return errors.Join(err, s.db.Close())
+}
 
 // Ping checks the database answers, for readiness probes.
 func (s *Service) Ping(ctx context.Context) error {
@@ -141,7 +173,7 @@ func mustJSON(v any) string {
 // Policy returns one policy, unmasked. ENOTFOUND.
 func (s *Service) Policy(ctx context.Context, number string) (*casesvc.Policy, error) {
 	var doc string
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM policies WHERE number = ?`, number).Scan(&doc)
+	err := s.r.QueryRowContext(ctx, `SELECT doc FROM policies WHERE number = ?`, number).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Policy %s was not found.", number)
 	} else if err != nil {
@@ -166,7 +198,7 @@ func (s *Service) PutPolicy(ctx context.Context, p *casesvc.Policy, actor string
 	if cp.Currency == "" {
 		cp.Currency = "TWD"
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: put policy: %w", err)
 	}
@@ -189,14 +221,14 @@ func (s *Service) PutPolicy(ctx context.Context, p *casesvc.Policy, actor string
 // PolicyCount returns how many policies are stored.
 func (s *Service) PolicyCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM policies`).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM policies`).Scan(&n)
 	return n, err
 }
 
 // SeedDemo stores casesvc.DemoPolicies when the store has no policies at all, so a new install
 // can be tried at once and a real install is never touched. It returns how many it added.
 func SeedDemo(ctx context.Context, s *Service) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: seed: %w", err)
 	}
@@ -252,7 +284,7 @@ func (s *Service) RecordAudit(ctx context.Context, e casesvc.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	return insertAudit(ctx, s.db, e)
+	return insertAudit(ctx, s.w, e)
 }
 
 // Audit lists the audit trail oldest first.
@@ -273,7 +305,7 @@ func (s *Service) Audit(ctx context.Context, f casesvc.AuditFilter) ([]casesvc.A
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit: %w", err)
 	}
