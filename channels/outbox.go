@@ -56,6 +56,10 @@ type DeliveryConfig struct {
 	MaxBackoff   time.Duration // cap of the exponential backoff; default 5m
 	MaxAttempts  int           // failed attempts before a delivery is given up; default 10
 	SendTimeout  time.Duration // bound of one Sender.Send; default 30s
+	// LockWait, with a RouterConfig.Locker (several nodes), bounds the wait for a conversation's
+	// delivery lock; a node that does not get it within LockWait skips that conversation until its next
+	// poll or wake-up (another node is sending it). Default 200ms.
+	LockWait time.Duration
 }
 
 func (c *DeliveryConfig) defaults() {
@@ -76,6 +80,9 @@ func (c *DeliveryConfig) defaults() {
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = 30 * time.Second
+	}
+	if c.LockWait <= 0 {
+		c.LockWait = 200 * time.Millisecond
 	}
 }
 
@@ -109,12 +116,19 @@ func (r *Router) senderFor(channel string) (senderEntry, bool) {
 // Crash safety: a delivery is marked per part right after the provider accepted it. A crash (or a
 // cancelled send) between the provider's answer and the mark sends that one part again after the
 // restart; nothing else can be sent twice, and nothing pending is lost.
+//
+// Several nodes (RouterConfig.Locker set): every node's loop reads the same shared outbox, so the
+// in-process "one in flight per conversation" is not enough. A worker then sends a conversation only
+// under that conversation's delivery lock (see deliverLocked), which gives the same guarantees across
+// nodes: one send in flight per conversation, seq order, each part sent once — except that a node
+// that dies or stalls past the lock's TTL in the middle of a send (after the provider accepted the
+// part, before the mark) lets the next lock holder send that one part again, as a crash does.
 type deliveryLoop struct {
 	r    *Router
 	cfg  DeliveryConfig
 	poke chan struct{}
 	jobs chan Delivery
-	done chan string
+	done chan finished
 
 	stop      context.CancelFunc // stops the dispatcher
 	sendCtx   context.Context    // the sends' context, cancelled last
@@ -122,6 +136,13 @@ type deliveryLoop struct {
 	wg        sync.WaitGroup
 	stopped   chan struct{}
 	closeOnce sync.Once
+}
+
+// finished is a worker's report of a conversation it is done with; busy: another node held the
+// conversation's delivery lock, so this node leaves it alone until its next poll or wake-up.
+type finished struct {
+	conversation string
+	busy         bool
 }
 
 // StartDelivery starts the delivery loop; it resumes every pending delivery left by an earlier run.
@@ -139,7 +160,7 @@ func (r *Router) StartDelivery() error {
 	cfg := r.deliveryCfg
 	l := &deliveryLoop{
 		r: r, cfg: cfg, poke: make(chan struct{}, 1), jobs: make(chan Delivery, cfg.Workers),
-		done: make(chan string, cfg.Workers), stopped: make(chan struct{}),
+		done: make(chan finished, cfg.Workers), stopped: make(chan struct{}),
 	}
 	var dispCtx context.Context
 	dispCtx, l.stop = context.WithCancel(context.Background())
@@ -191,24 +212,35 @@ func (l *deliveryLoop) dispatch(ctx context.Context) {
 	defer close(l.stopped)
 	defer close(l.jobs)
 	inflight := make(map[string]bool)
+	// busy holds the conversations another node was sending (their delivery lock was taken): they
+	// are skipped until the next poll or wake-up. It stays empty without a Locker.
+	busy := make(map[string]bool)
+	finish := func(f finished) {
+		delete(inflight, f.conversation)
+		if f.busy {
+			busy[f.conversation] = true
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		l.handOut(ctx, inflight)
+		l.handOut(ctx, inflight, busy)
 		timer.Reset(l.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			return
 		case <-l.poke:
+			clear(busy)
 		case <-timer.C:
-		case c := <-l.done:
-			delete(inflight, c)
+			clear(busy)
+		case f := <-l.done:
+			finish(f)
 		}
 		// Collect every finished conversation before reading the store again.
 		for drained := false; !drained; {
 			select {
-			case c := <-l.done:
-				delete(inflight, c)
+			case f := <-l.done:
+				finish(f)
 			default:
 				drained = true
 			}
@@ -216,8 +248,9 @@ func (l *deliveryLoop) dispatch(ctx context.Context) {
 	}
 }
 
-// handOut gives due heads of line to idle workers.
-func (l *deliveryLoop) handOut(ctx context.Context, inflight map[string]bool) {
+// handOut gives due heads of line to idle workers, except conversations in flight here or busy
+// (being sent by another node).
+func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bool) {
 	r := l.r
 	if depth, err := r.store.OutboxDepth(ctx); err == nil {
 		r.metrics.outboxDepth(depth)
@@ -226,7 +259,7 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight map[string]bool) {
 	if free <= 0 {
 		return
 	}
-	due, err := r.store.DueDeliveries(ctx, r.now(), free+len(inflight))
+	due, err := r.store.DueDeliveries(ctx, r.now(), free+len(inflight)+len(busy))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("outbox read", "code", casesvc.ErrorCode(err), "err", err)
@@ -234,7 +267,7 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight map[string]bool) {
 		return
 	}
 	for _, d := range due {
-		if inflight[d.Conversation] {
+		if inflight[d.Conversation] || busy[d.Conversation] {
 			continue
 		}
 		select {
@@ -249,18 +282,89 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight map[string]bool) {
 func (l *deliveryLoop) worker() {
 	defer l.wg.Done()
 	for d := range l.jobs {
-		l.deliver(d)
+		var busy bool
+		if l.r.locker != nil {
+			busy = l.deliverLocked(d)
+		} else {
+			l.deliver(l.sendCtx, d)
+		}
 		select {
-		case l.done <- d.Conversation:
+		case l.done <- finished{conversation: d.Conversation, busy: busy}:
 		case <-l.stopped: // the dispatcher is gone; nobody waits for the conversation
 		}
 	}
 }
 
-// deliver sends the parts of one delivery not yet sent, recording each, or records the failure.
-func (l *deliveryLoop) deliver(d Delivery) {
+// deliveryLockPrefix names the Locker's lock that a node holds while it sends a conversation's
+// deliveries. It is not the turns' lock (the conversation id itself), so that
+//   - a turn never waits for a provider's API (a send may take up to SendTimeout, a rate limit
+//     longer), nor a send for the dialog;
+//   - the delivery of a turn's replies does not find its conversation locked by that very turn
+//     (Router.published wakes the loop while the turn still holds its lock) and wait a poll for it;
+//   - the two locks are never held together by one goroutine, so they cannot deadlock.
+//
+// The Locker's keys for it are its own (a Redis key "lock:{delivery:<id>}" with its own fence).
+const deliveryLockPrefix = "delivery:"
+
+// deliverLocked is deliver across nodes: it takes the conversation's delivery lock (waiting at most
+// LockWait), reads again under the lock what the conversation's head of line is now (another node
+// may have sent, retried or failed d meanwhile), sends that head if it is due, records, and releases.
+// It returns busy when another node holds the lock. The send runs in the lock's context, so a node
+// that notices it lost the lock (renewal failed) stops sending; the part marks are conditional on the
+// parts already recorded, so a stale holder's late mark is refused, never recorded twice.
+func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
 	r := l.r
-	ctx := l.sendCtx
+	if l.sendCtx.Err() != nil {
+		return false
+	}
+	held, unlock, ok := l.tryLock(d.Conversation)
+	if !ok {
+		return true
+	}
+	defer unlock()
+	all, err := r.store.Deliveries(held, d.Conversation)
+	if err != nil {
+		if held.Err() == nil {
+			r.log.Error("outbox read deliveries", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
+		}
+		return false // the next poll reads it again
+	}
+	for _, head := range all { // in seq order: the first pending one is the head of line
+		if head.Status != DeliveryPending {
+			continue
+		}
+		if !head.NextAt.After(r.now()) {
+			l.deliver(held, head)
+		}
+		break
+	}
+	return false
+}
+
+// tryLock takes the conversation's delivery lock, waiting at most LockWait. held is cancelled when
+// the lock is lost or the sends are stopped; release unlocks.
+func (l *deliveryLoop) tryLock(conversation string) (held context.Context, release func(), ok bool) {
+	lctx, cancel := context.WithCancel(l.sendCtx)
+	timer := time.AfterFunc(l.cfg.LockWait, cancel)
+	held, _, unlock, err := l.r.locker.Lock(lctx, deliveryLockPrefix+conversation)
+	if !timer.Stop() || err != nil {
+		// Not granted in time (or granted just as the wait ended, with held already cancelled:
+		// give it back, another round takes it).
+		if err == nil {
+			unlock()
+		} else if lctx.Err() == nil {
+			l.r.log.Error("outbox lock", "conversation", conversation, "code", casesvc.ErrorCode(err))
+		}
+		cancel()
+		return nil, nil, false
+	}
+	return held, func() { unlock(); cancel() }, true
+}
+
+// deliver sends the parts of one delivery not yet sent, recording each, or records the failure. ctx
+// is the sends' context (under a Locker, the delivery lock's).
+func (l *deliveryLoop) deliver(ctx context.Context, d Delivery) {
+	r := l.r
 	if ctx.Err() != nil {
 		return
 	}
