@@ -3,6 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"claimline/casesvc"
+	"claimline/casesvc/blobstore"
 )
 
 // The internal API: service-to-service routes under /internal/v1/ that let a gateway use a separate
@@ -44,6 +47,15 @@ import (
 //	GET  /internal/v1/alerts?since=
 //	GET  /internal/v1/alerts/pending?limit=
 //	POST /internal/v1/alerts/{id}/delivered
+//	PUT  /internal/v1/blobs                             (POST too; body: the raw bytes, at most MaxBlobBytes)
+//	GET  /internal/v1/blobs/{ref}
+//
+// The blob routes carry documents' bytes between a gateway node that received them and the case
+// service that keeps them (the gateway's documents go to the case service when CLAIMLINE_CASESVC_URL
+// is set). PUT streams the body into the content-addressed store (casesvc/blobstore) and answers
+// WireBlob; the same bytes twice are stored once, so a retried PUT is harmless. An optional
+// BlobSHA256Header states the sender's SHA-256: a body that does not match is refused (400). GET
+// answers the bytes (application/octet-stream, ranges supported). Without WithBlobs both answer 503.
 //
 // Errors are the back office's {"error":{"code","message"}} with the same statuses.
 
@@ -174,16 +186,34 @@ type (
 	}
 )
 
+// MaxBlobBytes is the largest blob the internal API stores: the upload limit of every channel (20 MiB).
+const MaxBlobBytes = 20 << 20
+
+// BlobSHA256Header carries the hex SHA-256 the sender computed of a blob it PUTs.
+const BlobSHA256Header = "X-Content-SHA256"
+
+// WireBlob is the answer to a blob PUT: the reference to record (casesvc.NewDocument.BlobRef), the hex
+// SHA-256 and the size in bytes.
+type WireBlob struct {
+	Ref    string `json:"ref"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
 // MinServiceTokenLength is the shortest service token accepted.
 const MinServiceTokenLength = 16
 
 // NewInternal returns the handler of the internal API (mount it at "/internal/v1/"). An empty
-// token disables it: every request gets 401. A nil logger discards logs.
-func NewInternal(svc casesvc.Service, token string, logger *slog.Logger) http.Handler {
+// token disables it: every request gets 401. A nil logger discards logs. Of the options only
+// WithBlobs matters: the store behind /internal/v1/blobs.
+func NewInternal(svc casesvc.Service, token string, logger *slog.Logger, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{svc: svc, auth: &Authenticator{}, logger: logger, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	want := sha256.Sum256([]byte(token))
 	enabled := token != ""
 	mux := http.NewServeMux()
@@ -452,6 +482,57 @@ func NewInternal(svc casesvc.Service, token string, logger *slog.Logger) http.Ha
 		}
 		if !svcErr(w, r, svc.MarkAlertDelivered(r.Context(), id)) {
 			noContent(w)
+		}
+	})
+	putBlob := func(w http.ResponseWriter, r *http.Request) {
+		if s.blobs == nil {
+			s.error(w, r, casesvc.Errorf(casesvc.EUNAVAILABLE, "This case service keeps no documents."))
+			return
+		}
+		body := http.MaxBytesReader(w, r.Body, MaxBlobBytes+1)
+		ref, sum, size, err := s.blobs.Put(r.Context(), body, MaxBlobBytes)
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, blobstore.ErrTooLarge) || errors.As(err, &tooBig):
+			s.error(w, r, casesvc.Errorf(codeTooLarge, "The document is larger than %d bytes.", MaxBlobBytes))
+			return
+		case errors.Is(err, blobstore.ErrEmpty):
+			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "The document is empty."))
+			return
+		case err != nil:
+			s.error(w, r, err)
+			return
+		}
+		if want := strings.ToLower(r.Header.Get(BlobSHA256Header)); want != "" && want != sum {
+			// The bytes arrived damaged or cut short; what was stored is unreferenced.
+			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "The document's SHA-256 does not match %s.", BlobSHA256Header))
+			return
+		}
+		ok(w, WireBlob{Ref: ref, SHA256: sum, Size: size})
+	}
+	handle("PUT /internal/v1/blobs", putBlob)
+	handle("POST /internal/v1/blobs", putBlob)
+	handle("GET /internal/v1/blobs/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		if s.blobs == nil {
+			s.error(w, r, casesvc.Errorf(casesvc.EUNAVAILABLE, "This case service keeps no documents."))
+			return
+		}
+		rc, err := s.blobs.Open(r.PathValue("ref"))
+		if svcErr(w, r, err) {
+			return
+		}
+		defer rc.Close()
+		h := w.Header()
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		if rs, isSeeker := rc.(io.ReadSeeker); isSeeker {
+			http.ServeContent(w, r, "", time.Time{}, rs)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.Copy(w, rc); err != nil {
+			s.logger.Warn("casesvc http: blob content", "route", r.Pattern, "err", err)
 		}
 	})
 	mux.Handle("/", s.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@
 //     be reached, times out or answers 5xx is EUNAVAILABLE, which the dialog's outage handling
 //     understands.
 //   - The service token travels as "Authorization: Bearer <token>" and is never logged.
+//   - Documents' bytes (blobs.go) go to the case service's blob store: PutBlob spools what it is given
+//     to a local file first, so its upload is retried safely and at network speed, not the customer's.
 package httpclient
 
 import (
@@ -25,6 +27,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +53,12 @@ type Config struct {
 	// Catalog is returned by Catalog() while the service's catalog has not been fetched yet (the
 	// service is down at start); default casesvc.DefaultCatalog().
 	Catalog *casesvc.Catalog
+	// BlobTimeout bounds one attempt of a blob upload or download (PutBlob, OpenBlob). Default 2m.
+	BlobTimeout time.Duration
+	// SpoolDir is where PutBlob and OpenBlob keep a document's bytes while they travel (created 0700;
+	// files are 0600 and removed afterwards). Default os.TempDir(); the gateway passes one in its data
+	// directory, since documents are personal data.
+	SpoolDir string
 }
 
 // Client implements casesvc.Service against a remote case service.
@@ -57,6 +66,7 @@ type Client struct {
 	base *url.URL
 	cfg  Config
 	hc   *http.Client
+	bc   *http.Client // for blobs: hc without its overall timeout (BlobTimeout bounds an attempt)
 
 	mu      sync.Mutex
 	catalog *casesvc.Catalog // fetched from the service; nil until then
@@ -87,11 +97,21 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = casesvc.DefaultCatalog()
 	}
+	if cfg.BlobTimeout <= 0 {
+		cfg.BlobTimeout = 2 * time.Minute
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	} else if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("httpclient: spool directory: %w", err)
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &Client{base: u, cfg: cfg, hc: hc}, nil
+	bc := *hc
+	bc.Timeout = 0
+	return &Client{base: u, cfg: cfg, hc: hc, bc: &bc}, nil
 }
 
 // Ping checks the service answers, for readiness probes. EUNAVAILABLE.
@@ -122,6 +142,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if retry {
 		attempts = c.cfg.Attempts
 	}
+	return c.retry(ctx, attempts, func() (bool, error) {
+		return c.attempt(ctx, method, path, query, payload, out, headers)
+	})
+}
+
+// retry runs try up to attempts times, with exponential backoff and jitter between tries, while it
+// answers again.
+func (c *Client) retry(ctx context.Context, attempts int, try func() (again bool, err error)) error {
 	backoff := c.cfg.Backoff
 	var err error
 	for i := range attempts {
@@ -137,7 +165,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			backoff = min(2*backoff, c.cfg.MaxBackoff)
 		}
 		var again bool
-		again, err = c.attempt(ctx, method, path, query, payload, out, headers)
+		again, err = try()
 		if !again || ctx.Err() != nil {
 			return err
 		}
@@ -181,21 +209,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 		return true, errUnavailable
 	}
 	if resp.StatusCode >= 400 {
-		var eb struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
-			return false, fmt.Errorf("httpclient: %s %s: status %d", method, path, resp.StatusCode)
-		}
-		switch eb.Error.Code {
-		case casesvc.EUNAUTHORIZED:
-			// A wrong service token is a deployment error, not the customer's: say so plainly.
-			return false, casesvc.Errorf(casesvc.EUNAUTHORIZED, "The case service refused the service token.")
-		}
-		return false, casesvc.Errorf(eb.Error.Code, "%s", eb.Error.Message)
+		return false, apiError(method, path, resp.StatusCode, data)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return false, nil
@@ -204,6 +218,25 @@ func (c *Client) attempt(ctx context.Context, method, path string, query url.Val
 		return false, fmt.Errorf("httpclient: %s %s: decode: %w", method, path, err)
 	}
 	return false, nil
+}
+
+// apiError turns a 4xx answer's {"error":{"code","message"}} into a casesvc error.
+func apiError(method, path string, status int, data []byte) error {
+	var eb struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
+		return fmt.Errorf("httpclient: %s %s: status %d", method, path, status)
+	}
+	switch eb.Error.Code {
+	case casesvc.EUNAUTHORIZED:
+		// A wrong service token is a deployment error, not the customer's: say so plainly.
+		return casesvc.Errorf(casesvc.EUNAUTHORIZED, "The case service refused the service token.")
+	}
+	return casesvc.Errorf(eb.Error.Code, "%s", eb.Error.Message)
 }
 
 func esc(s string) string { return url.PathEscape(s) }

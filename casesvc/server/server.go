@@ -165,7 +165,7 @@ func Handler(store Store, blobs casesvc.Blobs, auth *httpapi.Authenticator, cfg 
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", count("backoffice", httpapi.New(store, auth, cfg.Logger, httpapi.WithBlobs(blobs), httpapi.WithLocation(cfg.Location))))
-	mux.Handle("/internal/v1/", count("internal", httpapi.NewInternal(store, cfg.Token, cfg.Logger)))
+	mux.Handle("/internal/v1/", count("internal", httpapi.NewInternal(store, cfg.Token, cfg.Logger, httpapi.WithBlobs(blobs))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"claimline/internal/testservices"
 )
@@ -11,6 +15,8 @@ import (
 // two gateway nodes sharing a redis-server (started by the test on a free port). A customer starts a
 // claim in the web chat on node A, the connection moves to node B (as behind a load balancer) and the
 // form goes on where it stopped; the claim filed through node B is in the case service's back office.
+// A document uploaded through node B is kept by the case service: a supervisor downloads the same
+// bytes from the case service's back office and from node A's.
 func TestScaledOut(t *testing.T) {
 	redisURL := testservices.StartRedis(t)
 	const token = "casesvc-service-token-0123456789"
@@ -56,6 +62,29 @@ func TestScaledOut(t *testing.T) {
 	if code := doJSON(t, "GET", a.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &got); code != 200 {
 		t.Errorf("case through node A: %d", code)
 	}
+	// A document uploaded through node B's web chat goes to the case service's blob store, not node B's.
+	doc := pdf("scale-out diagnosis")
+	upload(t, b.URL, c.session, "diagnosis.pdf", doc)
+	if bs := lastButtons(c.botUntilQuiet(20 * time.Second)); len(bs) > 0 {
+		for _, btn := range bs {
+			if btn.Value == "kind:diagnosis_certificate" {
+				c.exchange("", btn.Value)
+			}
+		}
+	}
+	var withDoc struct {
+		Documents []struct{ ID, Kind string } `json:"documents"`
+	}
+	if code := doJSON(t, "GET", cs.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &withDoc); code != 200 || len(withDoc.Documents) != 1 {
+		t.Fatalf("the case after the upload: %d %+v", code, withDoc)
+	}
+	for _, node := range []struct{ name, url string }{{"the case service", cs.URL}, {"node A", a.URL}, {"node B", b.URL}} {
+		got := download(t, node.url+"/api/v1/cases/"+caseID+"/documents/"+withDoc.Documents[0].ID+"/content", testSupervisorToken)
+		if !bytes.Equal(got, doc) {
+			t.Errorf("the document from %s: %d bytes, want the %d uploaded", node.name, len(got), len(doc))
+		}
+	}
+
 	// A second client on node A replays the conversation that node B carried on: one transcript.
 	c2 := &wsClient{t: t, session: c.session}
 	c2.connect(a.URL)
@@ -65,4 +94,21 @@ func TestScaledOut(t *testing.T) {
 	if !strings.Contains(joinTexts(c2.bot), caseID) {
 		t.Errorf("node A's replay lacks the case id %s", caseID)
 	}
+}
+
+// download GETs url with a staff token and returns the body of a 200.
+func download(t *testing.T, url, token string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	return body
 }

@@ -114,7 +114,7 @@ type App struct {
 	Registry *prometheus.Registry
 	Metrics  *channels.Metrics
 	Cases    CaseService
-	Blobs    *blobstore.Store
+	Blobs    casesvc.Blobs // [remote-blobs] <data dir>/documents, or the case service's with CasesvcURL
 	Store    ConversationStore
 	NLU      *nlu.Builtin
 	Engine   *dialog.Engine
@@ -152,9 +152,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if cfg.CasesvcURL != "" {
 		// A separate case service (claimline casesvc): it owns the demo policies and its database.
-		if a.Cases, err = httpclient.New(httpclient.Config{URL: cfg.CasesvcURL, Token: cfg.CasesvcToken}); err != nil {
+		// [remote-blobs] documents' bytes go to the case service too, spooled in <data dir>/spool.
+		client, err := httpclient.New(httpclient.Config{URL: cfg.CasesvcURL, Token: cfg.CasesvcToken,
+			SpoolDir: filepath.Join(cfg.DataDir, "spool")})
+		if err != nil {
 			return nil, fmt.Errorf("case service client: %w", err)
 		}
+		a.Cases, a.Blobs = client, client.Blobs()
 	} else {
 		local, err := casesqlite.New(filepath.Join(cfg.DataDir, "casesvc.db"), casesqlite.Config{Location: cfg.Location})
 		if err != nil {
@@ -170,10 +174,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	// Documents live beside the databases, outside any served path; staff read them through the
-	// back office only.
-	a.Blobs, err = blobstore.New(filepath.Join(cfg.DataDir, "documents"))
-	if err != nil {
-		return nil, fmt.Errorf("open document store: %w", err)
+	// back office only. [remote-blobs] unless the case service keeps them.
+	if a.Blobs == nil {
+		local, err := blobstore.New(filepath.Join(cfg.DataDir, "documents"))
+		if err != nil {
+			return nil, fmt.Errorf("open document store: %w", err)
+		}
+		a.Blobs = local
 	}
 	var bus channels.Bus
 	var locker channels.Locker
