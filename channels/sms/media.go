@@ -2,7 +2,6 @@ package sms
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"claimline/channels"
 	"claimline/dialog"
 )
 
@@ -120,7 +120,7 @@ func (a *Adapter) fetchOne(ctx context.Context, raw string, i int) (dialog.Attac
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return dialog.Attachment{}, &mediaError{code: "fetch_failed", transient: true}
 	}
-	ctype := sniffDocument(head)
+	ctype := channels.SniffDocument(head)
 	if ctype == "" {
 		return dialog.Attachment{}, &mediaError{code: "unsupported_type"}
 	}
@@ -273,25 +273,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
-}
-
-// sniffDocument is webchat.SniffDocument (adapters do not import each other): JPEG, PNG, HEIC and
-// PDF from the first bytes, "" for anything else. Twilio's MediaContentType is not trusted.
-func sniffDocument(head []byte) string {
-	if bytes.HasPrefix(head, []byte("%PDF-")) {
-		return "application/pdf"
-	}
-	if len(head) >= 12 && string(head[4:8]) == "ftyp" {
-		switch string(head[8:12]) {
-		case "heic", "heix", "mif1", "hevc":
-			return "image/heic"
-		}
-	}
-	switch ct := http.DetectContentType(head); ct {
-	case "image/jpeg", "image/png":
-		return ct
-	}
-	return ""
 }
 
 func extension(ctype string) string {

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"claimline/channels"
 	"claimline/dialog"
 )
 
@@ -36,7 +35,7 @@ func (a *Adapter) receiveFile(ctx context.Context, m *tgbotapi.Message) (att dia
 		p := largestPhoto(m.Photo)
 		fileID, size, name = p.FileID, p.FileSize, "photo"
 	} else {
-		fileID, size, name = m.Document.FileID, m.Document.FileSize, cleanFilename(m.Document.FileName)
+		fileID, size, name = m.Document.FileID, m.Document.FileSize, channels.CleanFilename(m.Document.FileName)
 	}
 	if size > MaxFileSize {
 		return att, msgTooLarge, nil
@@ -84,7 +83,7 @@ func (a *Adapter) receiveFile(ctx context.Context, m *tgbotapi.Message) (att dia
 		return att, "", fmt.Errorf("telegram file download: %w", redact(err, a.token))
 	}
 	head = head[:n]
-	ctype := sniffDocument(head)
+	ctype := channels.SniffDocument(head)
 	if ctype == "" {
 		return att, msgUnsupportedFile, nil
 	}
@@ -173,45 +172,4 @@ func extension(ctype string) string {
 		return ".pdf"
 	}
 	return ".jpg"
-}
-
-// sniffDocument is webchat.SniffDocument (the accepted types are one rule for every channel; a test
-// holds the two equal): the content type of JPEG, PNG, HEIC or PDF from the first bytes, else "".
-// Adapters do not import each other; the shared home for it is package channels (see the report).
-func sniffDocument(head []byte) string {
-	if bytes.HasPrefix(head, []byte("%PDF-")) {
-		return "application/pdf"
-	}
-	if len(head) >= 12 && string(head[4:8]) == "ftyp" {
-		switch string(head[8:12]) {
-		case "heic", "heix", "mif1", "hevc":
-			return "image/heic"
-		}
-	}
-	switch ct := http.DetectContentType(head); ct {
-	case "image/jpeg", "image/png":
-		return ct
-	}
-	return ""
-}
-
-// cleanFilename is webchat.CleanFilename: the base name without control or invisible format
-// characters, at most 200 runes, "document" when nothing is left.
-func cleanFilename(name string) string {
-	name = strings.ToValidUTF8(name, "")
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > 200 {
-		name = string([]rune(name)[:200])
-	}
-	if name == "" || name == "." || name == "/" || name == ".." {
-		return "document"
-	}
-	return name
 }

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"claimline/channels"
-	"claimline/channels/webchat"
 )
 
 var caseIDPattern = regexp.MustCompile(`CLM-\d{8}-\d{6}`)
@@ -456,22 +455,5 @@ func TestRenderAndKeyboard(t *testing.T) {
 	m = e.tg.sentTo(9001)[3]
 	if m.Markup != "" || m.Text != "選擇\n1. 甲\n2. 乙" {
 		t.Errorf("fallback: %q markup %q", m.Text, m.Markup)
-	}
-}
-
-// TestSniffMatchesWebchat holds the copy of the accepted-types rule equal to web chat's.
-func TestSniffMatchesWebchat(t *testing.T) {
-	heic := append([]byte{0, 0, 0, 24}, []byte("ftypheic0000")...)
-	samples := [][]byte{testJPEG(t, 4, 4, 0), []byte("%PDF-1.7\n"), heic, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
-		[]byte("GIF89a"), []byte("hello"), nil, []byte("PK\x03\x04")}
-	for _, s := range samples {
-		if got, want := sniffDocument(s), webchat.SniffDocument(s); got != want {
-			t.Errorf("%q: %q, web chat %q", s[:min(len(s), 8)], got, want)
-		}
-	}
-	for _, n := range []string{"../../etc/passwd", "a\u202egpj.exe", "", "  收據.pdf ", `C:\x\y.png`} {
-		if got, want := cleanFilename(n), webchat.CleanFilename(n); got != want {
-			t.Errorf("%q: %q, web chat %q", n, got, want)
-		}
 	}
 }

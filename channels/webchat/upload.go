@@ -1,7 +1,6 @@
 package webchat
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,12 +11,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"path"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"claimline/casesvc"
 	"claimline/channels"
@@ -35,7 +31,6 @@ type Documents interface {
 const (
 	MaxUploadSize  = 20 << 20 // bytes per file
 	MaxUploadFiles = 10       // files per request
-	maxFilename    = 200      // runes
 	maxOtherField  = 4 << 10  // bytes of a form field that is not a file (ignored)
 	uploadTimeout  = 2 * time.Minute
 )
@@ -195,7 +190,7 @@ func (s *Server) spool(r *http.Request, body io.Reader) ([]spooled, error) {
 		if err != nil {
 			return files, err
 		}
-		sp := spooled{f: f, filename: CleanFilename(part.FileName())}
+		sp := spooled{f: f, filename: channels.CleanFilename(part.FileName())}
 		files = append(files, sp)
 		n, err := io.Copy(f, io.LimitReader(part, MaxUploadSize+1))
 		if err != nil {
@@ -216,7 +211,7 @@ func (s *Server) spool(r *http.Request, body io.Reader) ([]spooled, error) {
 		if err != nil && err != io.EOF {
 			return files, err
 		}
-		ctype := SniffDocument(head[:k])
+		ctype := channels.SniffDocument(head[:k])
 		if ctype == "" {
 			return files, &uploadError{http.StatusUnsupportedMediaType, codeUnsupportedType, "Only JPEG, PNG, HEIC photos and PDF files can be sent."}
 		}
@@ -245,48 +240,6 @@ func (s *Server) uploadFailed(w http.ResponseWriter, err error) {
 		return
 	}
 	s.internalError(w, err, "upload")
-}
-
-// SniffDocument returns the content type of an accepted document from its first bytes (512 are
-// enough), or "" when it is not one: JPEG, PNG, HEIC and PDF. The file's name and the client's
-// Content-Type are never consulted.
-func SniffDocument(head []byte) string {
-	if bytes.HasPrefix(head, []byte("%PDF-")) {
-		return "application/pdf"
-	}
-	if len(head) >= 12 && string(head[4:8]) == "ftyp" {
-		switch string(head[8:12]) {
-		case "heic", "heix", "mif1", "hevc":
-			return "image/heic"
-		}
-	}
-	switch ct := http.DetectContentType(head); ct {
-	case "image/jpeg", "image/png":
-		return ct
-	}
-	return ""
-}
-
-// CleanFilename keeps the base name of a customer's file name, without control or invisible format
-// characters (a right-to-left override can disguise an extension), at most 200 runes; "document"
-// when nothing is left.
-func CleanFilename(name string) string {
-	name = strings.ToValidUTF8(name, "")
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > maxFilename {
-		name = string([]rune(name)[:maxFilename])
-	}
-	if name == "" || name == "." || name == "/" || name == ".." {
-		return "document"
-	}
-	return name
 }
 
 // uploadClientID names an upload by its set of files, so a retried identical upload is stored once.

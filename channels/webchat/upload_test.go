@@ -397,7 +397,7 @@ func TestSniffDocument(t *testing.T) {
 		{"gif", []byte("GIF89a......"), ""},
 		{"zip", []byte("PK\x03\x04"), ""},
 	} {
-		if got := webchat.SniffDocument(tc.head); got != tc.want {
+		if got := channels.SniffDocument(tc.head); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -415,7 +415,7 @@ func TestCleanFilename(t *testing.T) {
 		"   ":                             "document",
 		strings.Repeat("長", 300) + ".pdf": strings.Repeat("長", 200),
 	} {
-		if got := webchat.CleanFilename(in); got != want {
+		if got := channels.CleanFilename(in); got != want {
 			t.Errorf("CleanFilename(%q) = %q, want %q", in, got, want)
 		}
 	}
