@@ -224,28 +224,41 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// error writes {"error":{"code","message"}}. Only internal errors are logged, without the
-// request's data; their message is replaced by a generic one.
+// error writes {"error":{"code","message"}} (see WriteError).
 func (s *server) error(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.logger, err)
+}
+
+func (s *server) json(w http.ResponseWriter, status int, v any) { WriteJSON(w, s.logger, status, v) }
+
+// WriteError answers err as {"error":{"code","message"}} with the status its code maps to; the one
+// place where application error codes become HTTP statuses, shared by every back-office API. Only
+// internal errors are logged, without the request's data; their message is replaced by a generic one.
+func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code, msg := casesvc.ErrorCode(err), casesvc.ErrorMessage(err)
 	status := errorStatus(code)
 	if status == http.StatusInternalServerError {
-		s.logger.Error("casesvc http: internal error", "route", r.Pattern, "err", err)
+		logger.Error("http: internal error", "route", r.Pattern, "err", err)
 		code, msg = casesvc.EINTERNAL, "Internal error."
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, msg
-	s.json(w, status, body)
+	WriteJSON(w, logger, status, body)
 }
 
-func (s *server) json(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON, never cached: back-office answers carry personal data.
+func WriteJSON(w http.ResponseWriter, logger *slog.Logger, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store") // responses carry personal data
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
-		s.logger.Warn("casesvc http: write response", "err", err)
+		logger.Warn("http: write response", "err", err)
 	}
 }
+
+// Decode reads one JSON value of type T from a body bounded by MaxBodyBytes. Every failure is an
+// application error with a 4xx code and a message that never echoes the input.
+func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) { return decode[T](w, r) }
 
 // decode reads one JSON value of type T from a bounded body. Every failure is a 4xx.
 func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {

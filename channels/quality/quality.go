@@ -8,9 +8,7 @@ package quality
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"claimline/casesvc"
+	"claimline/casesvc/httpapi"
 	"claimline/channels"
 	"claimline/channels/handoff"
 	"claimline/internal/logging"
@@ -57,9 +56,6 @@ type API struct {
 	log *slog.Logger
 	now func() time.Time
 }
-
-// MaxBodyBytes bounds request bodies.
-const MaxBodyBytes = 64 << 10
 
 // MaxSample bounds one sampling request.
 const MaxSample = 100
@@ -436,69 +432,10 @@ func (a *API) ts(t time.Time) string {
 	return t.In(a.loc).Format(time.RFC3339)
 }
 
-func status(code string) int {
-	switch code {
-	case casesvc.EINVALID:
-		return http.StatusBadRequest
-	case casesvc.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case casesvc.EFORBIDDEN:
-		return http.StatusForbidden
-	case casesvc.ENOTFOUND:
-		return http.StatusNotFound
-	case casesvc.ECONFLICT:
-		return http.StatusConflict
-	case codeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case casesvc.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-const codeTooLarge = "too_large"
-
 func (a *API) error(w http.ResponseWriter, r *http.Request, err error) {
-	code, msg := casesvc.ErrorCode(err), casesvc.ErrorMessage(err)
-	st := status(code)
-	if st == http.StatusInternalServerError {
-		a.log.Error("quality http: internal error", "route", r.Pattern, "err", err)
-		code, msg = casesvc.EINTERNAL, "Internal error."
-	}
-	a.json(w, st, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	httpapi.WriteError(w, r, a.log, err)
 }
 
-func (a *API) json(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store") // transcripts carry personal data
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		a.log.Warn("quality http: write response", "err", err)
-	}
-}
+func (a *API) json(w http.ResponseWriter, status int, v any) { httpapi.WriteJSON(w, a.log, status, v) }
 
-// decode reads one JSON object of type T from a bounded body; every failure is a 4xx.
-func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
-	var v T
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return v, casesvc.Errorf(codeTooLarge, "The request body is larger than %d bytes.", MaxBodyBytes)
-		}
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return v, casesvc.Errorf(casesvc.EINVALID, "The request body is not valid JSON.")
-		case errors.As(err, &typ):
-			return v, casesvc.Errorf(casesvc.EINVALID, "Wrong type for field %q.", typ.Field)
-		}
-		return v, casesvc.Errorf(casesvc.EINVALID, "The request body does not fit this request: %s.", err.Error())
-	}
-	if dec.Decode(&struct{}{}) != io.EOF {
-		return v, casesvc.Errorf(casesvc.EINVALID, "The request body must hold a single JSON object.")
-	}
-	return v, nil
-}
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, error) { return httpapi.Decode[T](w, r) }
