@@ -11,7 +11,8 @@
 //	steady  C web chat conversations each sending one message per second: reply latency
 //	nlu     the built-in parser on the script's messages: parse time percentiles (median)
 //
-// Webhook modes (telegram, twilio) are added to the modes table when those channels exist.
+//	twilio    N clients posting signed inbound SMS webhooks: intake requests/s (target >= 5,000)
+//	telegram  N clients posting Telegram webhook updates with the secret token: intake requests/s
 package bench
 
 import (
@@ -28,10 +29,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"claimline/internal/app"
 )
 
-// mode is one kind of load. Adding a channel's load (the signed Telegram and Twilio webhooks) is one
-// entry in modes and one run function taking the same *env.
+// mode is one kind of load. Adding a channel's load is one entry in modes and one run function taking
+// the same *env (and a setup when the in-process server needs the channel configured).
 type mode struct {
 	help string
 	// defaults applied when the flag was not given
@@ -39,7 +42,9 @@ type mode struct {
 	duration time.Duration
 	// inProcessOnly modes measure the process itself and cannot target --url.
 	inProcessOnly bool
-	run           func(ctx context.Context, e *env) error
+	// setup, when set, adds the mode's channel to the in-process server's configuration.
+	setup func(cfg *app.Config, publicURL string) (*fakeAPI, error)
+	run   func(ctx context.Context, e *env) error
 }
 
 var modes = map[string]mode{
@@ -48,11 +53,10 @@ var modes = map[string]mode{
 	"rest":   {help: "REST channel customers filing whole claims", clients: 50, duration: 10 * time.Second, run: runREST},
 	"steady": {help: "conversations each sending one message per second: reply latency", clients: 1000, duration: 30 * time.Second, run: runSteady},
 	"nlu":    {help: "built-in parser on the script's messages: parse time percentiles", clients: 1, duration: 5 * time.Second, inProcessOnly: true, run: runNLU},
-	// "telegram": signed webhook intake (POST /telegram/webhook with X-Telegram-Bot-Api-Secret-Token),
-	// "twilio":   signed webhook intake (POST /sms/twilio with X-Twilio-Signature)
-	// arrive with channels/telegram and channels/sms: add an entry here and a runTelegram/runTwilio
-	// that posts signed requests with the claim script (see script.go) and reads the replies from the
-	// fake Bot/Messages API the in-process server is configured with.
+	// The webhook modes configure the channel in-process (its secrets and a loopback fake provider
+	// API), so they cannot target --url.
+	"twilio":   {help: "signed Twilio SMS webhooks (POST /sms/twilio, X-Twilio-Signature): intake requests/s", clients: 64, duration: 10 * time.Second, inProcessOnly: true, setup: setupTwilio, run: runTwilio},
+	"telegram": {help: "Telegram webhook updates (POST /telegram/webhook, secret token): intake requests/s", clients: 64, duration: 10 * time.Second, inProcessOnly: true, setup: setupTelegram, run: runTelegram},
 }
 
 // options are the parsed flags.
@@ -85,7 +89,7 @@ type env struct {
 // Result is the outcome of a run, for callers and tests (never a speed assertion).
 type Result struct {
 	Mode    string
-	Turns   int64
+	Turns   int64 // turns answered; in the webhook modes, requests answered 200
 	Claims  int64
 	Errors  int64
 	Elapsed time.Duration
@@ -96,7 +100,9 @@ type Result struct {
 	Ratio          float64
 	// PerConnBytes is set in idle mode.
 	PerConnBytes float64
-	FirstErrors  []string
+	// Requests is set in the webhook modes: every request made (200s, other statuses, failures).
+	Requests    int64
+	FirstErrors []string
 }
 
 // Main runs "claimline bench" with args (without the program and command names).
@@ -153,9 +159,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	var langs string
-	fs.StringVar(&o.mode, "mode", "claim", "claim, idle, rest, steady or nlu")
+	fs.StringVar(&o.mode, "mode", "claim", "claim, idle, rest, steady, nlu, twilio or telegram")
 	fs.StringVar(&o.url, "url", "", "a running claimline (loopback only, e.g. http://127.0.0.1:8080); default: start one in-process on a temporary data directory")
-	fs.IntVar(&o.clients, "clients", 0, "customers (claim, rest), connections (idle) or conversations (steady); default per mode: claim 50, rest 50, idle 1000, steady 1000")
+	fs.IntVar(&o.clients, "clients", 0, "customers (claim, rest), connections (idle) or conversations (steady); default per mode: claim 50, rest 50, idle 1000, steady 1000, twilio 64, telegram 64")
 	fs.DurationVar(&o.duration, "duration", 0, "how long to load (idle: how long to hold the connections); default per mode")
 	fs.DurationVar(&o.replyTimeout, "reply-timeout", 30*time.Second, "longest wait for one reply before it counts as an error")
 	fs.Float64Var(&o.rate, "rate", 1, "steady: messages per second per conversation")
@@ -174,7 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(stderr, "  %-7s %s\n", n, modes[n].help)
+			fmt.Fprintf(stderr, "  %-8s %s\n", n, modes[n].help)
 		}
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
@@ -187,7 +193,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	m, ok := modes[o.mode]
 	if !ok {
-		return o, fmt.Errorf("unknown mode %q (claim, idle, rest, steady, nlu)", o.mode)
+		return o, fmt.Errorf("unknown mode %q (claim, idle, rest, steady, nlu, twilio, telegram)", o.mode)
 	}
 	if o.clients == 0 {
 		o.clients = m.clients

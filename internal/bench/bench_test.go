@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +77,38 @@ func TestFlags(t *testing.T) {
 		if _, err := run(context.Background(), args, &out, &errw); err == nil {
 			t.Errorf("%q accepted", args)
 		}
+	}
+}
+
+// TestWebhookModesRun posts signed Twilio and Telegram webhooks for about two seconds each against an
+// in-process claimline with the channel on and a fake provider API: zero errors (every request
+// answered 200) and some requests answered; never a speed.
+func TestWebhookModesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds")
+	}
+	for _, name := range []string{"twilio", "telegram"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var out, errw bytes.Buffer
+			res, err := run(ctx, []string{"--mode", name, "--clients", "8", "--duration", "2s"}, &out, &errw)
+			t.Logf("output:\n%s%s", out.String(), errw.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors != 0 {
+				t.Fatalf("%d errors: %v", res.Errors, res.FirstErrors)
+			}
+			if res.Turns < 1 || res.Requests != res.Turns {
+				t.Fatalf("%d requests answered 200 of %d", res.Turns, res.Requests)
+			}
+			if !strings.Contains(out.String(), "figure") {
+				t.Fatal("no figure printed")
+			}
+		})
+	}
+	if _, err := run(context.Background(), []string{"--mode", "twilio", "--url", "http://127.0.0.1:1"}, io.Discard, io.Discard); err == nil {
+		t.Error("twilio mode accepted --url")
 	}
 }

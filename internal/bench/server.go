@@ -18,6 +18,8 @@ type target struct {
 	URL       string // http://127.0.0.1:PORT
 	inProcess bool
 	close     func()
+	// fake is the loopback provider API (Twilio Messages or Telegram Bot API) of the webhook modes.
+	fake *fakeAPI
 }
 
 func (t *target) Close() {
@@ -42,12 +44,14 @@ func openTarget(ctx context.Context, o options, stderr io.Writer) (*target, erro
 		}
 		return t, nil
 	}
-	return startServer(ctx, o.dataDir, stderr)
+	return startServer(ctx, o.dataDir, stderr, modes[o.mode].setup)
 }
 
 // startServer runs the embedded deployment, wired exactly as `claimline serve` wires it
-// (internal/app), on a loopback port with a temporary data directory unless one is given.
-func startServer(ctx context.Context, dataDir string, stderr io.Writer) (t *target, err error) {
+// (internal/app), on a loopback port with a temporary data directory unless one is given. setup, when
+// set, adds a channel to the configuration (the webhook modes) once the listening address, the public
+// URL webhooks are signed against, is known; it returns the fake provider API it started.
+func startServer(ctx context.Context, dataDir string, stderr io.Writer, setup func(cfg *app.Config, publicURL string) (*fakeAPI, error)) (t *target, err error) {
 	var cleanup func()
 	if dataDir == "" {
 		dir, err := os.MkdirTemp("", "claimline-bench-")
@@ -58,16 +62,32 @@ func startServer(ctx context.Context, dataDir string, stderr io.Writer) (t *targ
 		dataDir = dir
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := app.Open(ctx, app.Config{DataDir: dataDir, SeedDemo: true, Logger: log})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		if cleanup != nil {
 			cleanup()
 		}
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	publicURL := "http://" + ln.Addr().String()
+	cfg := app.Config{DataDir: dataDir, SeedDemo: true, Logger: log}
+	var fake *fakeAPI
+	if setup != nil {
+		if fake, err = setup(&cfg, publicURL); err != nil {
+			ln.Close()
+			if cleanup != nil {
+				cleanup()
+			}
+			return nil, err
+		}
+	}
+	a, err := app.Open(ctx, cfg)
 	if err != nil {
-		a.Close(context.Background())
+		ln.Close()
+		fake.Close()
+		if cleanup != nil {
+			cleanup()
+		}
 		return nil, err
 	}
 	serveCtx, stop := context.WithCancel(context.Background())
@@ -84,9 +104,10 @@ func startServer(ctx context.Context, dataDir string, stderr io.Writer) (t *targ
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		a.Close(ctx)
+		fake.Close() // after the app: its delivery loop calls the fake until it stops
 		if cleanup != nil {
 			cleanup()
 		}
 	}
-	return &target{URL: "http://" + ln.Addr().String(), inProcess: true, close: closeAll}, nil
+	return &target{URL: publicURL, inProcess: true, close: closeAll, fake: fake}, nil
 }
