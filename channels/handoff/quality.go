@@ -26,6 +26,10 @@ import (
 //     transferred in), the agent's first message, released (ended, transferred, requeued).
 //   - handoff_ratings: the customers' ratings (RecordRating).
 //   - quality_reviews: a supervisor's score (1–5) and note of a conversation.
+//
+// With Config.Redis (several gateway nodes) the same facts are kept in Redis instead, so every
+// node's figures, samples and reviews cover the whole deployment: each function below hands over to
+// its shared.go counterpart (see "Quality history in Redis" there); the SQLite path is unchanged.
 
 // HandoffRecord is one handoff of a conversation, as the transcript shows it.
 type HandoffRecord struct {
@@ -134,6 +138,10 @@ func (s *Service) noteConversation(ctx context.Context, conversation, channel st
 	if !s.seen.add(conversation) {
 		return
 	}
+	if s.sh != nil {
+		s.sh.noteConversation(ctx, s, conversation, channel, at)
+		return
+	}
 	res, err := s.db.w.ExecContext(context.WithoutCancel(ctx), `INSERT INTO handoff_conversations (conversation, channel, first_at)
 		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, conversation, channel, fixedStamp(at))
 	if err != nil {
@@ -148,6 +156,10 @@ func (s *Service) noteConversation(ctx context.Context, conversation, channel st
 // --- assignments (called with s.mu held, like save) ---
 
 func (s *Service) startAssignment(ctx context.Context, h *Hold, how string) {
+	if s.sh != nil {
+		s.sh.startAssignment(ctx, s, h, how)
+		return
+	}
 	_, err := s.db.w.ExecContext(context.WithoutCancel(ctx), `INSERT INTO handoff_assignments (handoff, conversation,
 		channel, agent, how, assigned_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		h.ID, h.Conversation, h.Channel, h.Agent, how, fixedStamp(h.AssignedAt))
@@ -159,6 +171,10 @@ func (s *Service) startAssignment(ctx context.Context, h *Hold, how string) {
 
 func (s *Service) endAssignment(ctx context.Context, h *Hold, why string) {
 	at := s.now()
+	if s.sh != nil {
+		s.sh.endAssignment(ctx, s, h, why, at)
+		return
+	}
 	var agent, assigned string
 	err := s.db.w.QueryRowContext(context.WithoutCancel(ctx), `UPDATE handoff_assignments SET released_at = ?, why = ?
 		WHERE handoff = ? AND released_at = '' RETURNING agent, assigned_at`, fixedStamp(at), why, h.ID).Scan(&agent, &assigned)
@@ -172,6 +188,10 @@ func (s *Service) endAssignment(ctx context.Context, h *Hold, why string) {
 }
 
 func (s *Service) firstReply(ctx context.Context, handoffID int64, agent string, at time.Time) {
+	if s.sh != nil {
+		s.sh.firstReply(ctx, s, handoffID, agent, at)
+		return
+	}
 	var assigned string
 	err := s.db.w.QueryRowContext(context.WithoutCancel(ctx), `UPDATE handoff_assignments SET first_reply_at = ?
 		WHERE handoff = ? AND agent = ? AND released_at = '' AND first_reply_at = '' RETURNING assigned_at`,
@@ -189,6 +209,9 @@ func (s *Service) firstReply(ctx context.Context, handoffID int64, agent string,
 
 // History returns every handoff of a conversation, oldest first, with its rating.
 func (s *Service) History(ctx context.Context, conversation string) ([]HandoffRecord, error) {
+	if s.sh != nil {
+		return s.sh.history(ctx, conversation)
+	}
 	rows, err := s.db.w.QueryContext(ctx, `SELECT id, reason, priority, flow, state, outcome, resolved, agents,
 		queued_at, assigned_at, ended_at FROM handoffs WHERE conversation = ? ORDER BY id`, conversation)
 	if err != nil {
@@ -246,6 +269,9 @@ func AgentsOf(history []HandoffRecord) []string {
 
 // ConversationRecord returns a conversation's record (ENOTFOUND when the customer never wrote in it).
 func (s *Service) ConversationRecord(ctx context.Context, conversation string) (ConversationRecord, error) {
+	if s.sh != nil {
+		return s.sh.conversationRecord(ctx, conversation)
+	}
 	var r ConversationRecord
 	var first string
 	err := s.db.w.QueryRowContext(ctx, `SELECT conversation, channel, first_at FROM handoff_conversations WHERE conversation = ?`,
@@ -263,6 +289,13 @@ func (s *Service) ConversationRecord(ctx context.Context, conversation string) (
 // crypto/rand) among those matching f that no supervisor has reviewed yet; available is how many
 // matched.
 func (s *Service) Sample(ctx context.Context, f SampleFilter) (picked []ConversationRecord, available int, err error) {
+	if s.sh != nil {
+		all, err := s.sh.sampleCandidates(ctx, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.pick(ctx, all, f.Count)
+	}
 	q := `SELECT c.conversation, c.channel, c.first_at FROM handoff_conversations c
 		WHERE c.first_at >= ? AND NOT EXISTS (SELECT 1 FROM quality_reviews r WHERE r.conversation = c.conversation)`
 	args := []any{fixedStamp(f.Since)}
@@ -293,10 +326,15 @@ func (s *Service) Sample(ctx context.Context, f SampleFilter) (picked []Conversa
 	if err := rows.Err(); err != nil {
 		return nil, 0, internal("sample", err)
 	}
+	return s.pick(ctx, all, f.Count)
+}
+
+// pick draws up to n of all at random, with their agents; available is len(all).
+func (s *Service) pick(ctx context.Context, all []ConversationRecord, n int) (picked []ConversationRecord, available int, err error) {
 	var seed [32]byte
 	crand.Read(seed[:])
 	rng := rand.New(rand.NewChaCha8(seed))
-	n := min(f.Count, len(all))
+	n = max(min(n, len(all)), 0)
 	// A partial Fisher–Yates shuffle: the first n are a uniform sample without repeats.
 	for i := 0; i < n; i++ {
 		j := i + rng.IntN(len(all)-i)
@@ -326,7 +364,20 @@ func (s *Service) RecordReview(ctx context.Context, reviewer, conversation strin
 		return Review{}, casesvc.Errorf(casesvc.EINVALID, "note is at most 2000 characters.")
 	}
 	r := Review{Conversation: conversation, Reviewer: reviewer, Score: score, Note: note, At: s.now()}
-	err := s.db.w.QueryRowContext(ctx, `INSERT INTO quality_reviews (conversation, reviewer, score, note, at)
+	var err error
+	if s.sh != nil {
+		r.ID, err = s.sh.putReview(ctx, r)
+		if err != nil {
+			return Review{}, err
+		}
+		hist, err := s.History(ctx, conversation)
+		if err != nil {
+			return Review{}, err
+		}
+		r.Agents = AgentsOf(hist)
+		return r, nil
+	}
+	err = s.db.w.QueryRowContext(ctx, `INSERT INTO quality_reviews (conversation, reviewer, score, note, at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation, reviewer) DO UPDATE SET score = excluded.score,
 		note = excluded.note, at = excluded.at RETURNING id`, conversation, reviewer, score, note, fixedStamp(r.At)).Scan(&r.ID)
 	if err != nil {
@@ -342,6 +393,20 @@ func (s *Service) RecordReview(ctx context.Context, reviewer, conversation strin
 
 // Reviews lists reviews at or after since, of conversations agent handled ("" any), newest first.
 func (s *Service) Reviews(ctx context.Context, agent string, since time.Time) ([]Review, error) {
+	if s.sh != nil {
+		out, err := s.sh.reviews(ctx, agent, since)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			hist, err := s.History(ctx, out[i].Conversation)
+			if err != nil {
+				return nil, err
+			}
+			out[i].Agents = AgentsOf(hist)
+		}
+		return out, nil
+	}
 	q := `SELECT id, conversation, reviewer, score, note, at FROM quality_reviews r WHERE at >= ?`
 	args := []any{fixedStamp(since)}
 	if agent != "" {
@@ -380,24 +445,11 @@ func (s *Service) Reviews(ctx context.Context, agent string, since time.Time) ([
 // AgentFigures computes every agent's figures for the assignments made at or after since, the
 // ratings given and the reviews made at or after since; agents by name.
 func (s *Service) AgentFigures(ctx context.Context, since time.Time) ([]AgentFigures, error) {
-	type acc struct {
-		f        AgentFigures
-		handoffs map[int64]bool
-		answered map[int64]bool
-		first    []float64
-		handling []float64
-		rating   int
-		review   int
+	if s.sh != nil {
+		return s.sh.agentFigures(ctx, since)
 	}
-	byAgent := map[string]*acc{}
-	get := func(name string) *acc {
-		a := byAgent[name]
-		if a == nil {
-			a = &acc{f: AgentFigures{Agent: name}, handoffs: map[int64]bool{}, answered: map[int64]bool{}}
-			byAgent[name] = a
-		}
-		return a
-	}
+	figs := figuresAcc{}
+	get := figs.get
 	rows, err := s.db.w.QueryContext(ctx, `SELECT handoff, agent, assigned_at, first_reply_at, released_at
 		FROM handoff_assignments WHERE assigned_at >= ?`, fixedStamp(since))
 	if err != nil {
@@ -410,16 +462,7 @@ func (s *Service) AgentFigures(ctx context.Context, since time.Time) ([]AgentFig
 			rows.Close()
 			return nil, internal("scan assignment", err)
 		}
-		a := get(agent)
-		a.handoffs[id] = true
-		at := parse(assigned)
-		if first != "" {
-			a.answered[id] = true
-			a.first = append(a.first, parse(first).Sub(at).Seconds())
-		}
-		if released != "" {
-			a.handling = append(a.handling, parse(released).Sub(at).Seconds())
-		}
+		figs.assignment(id, agent, parse(assigned), parse(first), parse(released))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -470,8 +513,47 @@ func (s *Service) AgentFigures(ctx context.Context, since time.Time) ([]AgentFig
 	if err := vrows.Err(); err != nil {
 		return nil, internal("agent reviews", err)
 	}
-	out := make([]AgentFigures, 0, len(byAgent))
-	for _, a := range byAgent {
+	return figs.figures(), nil
+}
+
+// figuresAcc accumulates the agents' figures (AgentFigures) by agent.
+type figuresAcc map[string]*figureAcc
+
+type figureAcc struct {
+	f        AgentFigures
+	handoffs map[int64]bool
+	answered map[int64]bool
+	first    []float64
+	handling []float64
+	rating   int
+	review   int
+}
+
+func (m figuresAcc) get(name string) *figureAcc {
+	a := m[name]
+	if a == nil {
+		a = &figureAcc{f: AgentFigures{Agent: name}, handoffs: map[int64]bool{}, answered: map[int64]bool{}}
+		m[name] = a
+	}
+	return a
+}
+
+// assignment counts one agent's part of a handoff; first and released are zero when not yet.
+func (m figuresAcc) assignment(handoff int64, agent string, assigned, first, released time.Time) {
+	a := m.get(agent)
+	a.handoffs[handoff] = true
+	if !first.IsZero() {
+		a.answered[handoff] = true
+		a.first = append(a.first, first.Sub(assigned).Seconds())
+	}
+	if !released.IsZero() {
+		a.handling = append(a.handling, released.Sub(assigned).Seconds())
+	}
+}
+
+func (m figuresAcc) figures() []AgentFigures {
+	out := make([]AgentFigures, 0, len(m))
+	for _, a := range m {
 		f := a.f
 		f.Chats, f.Answered, f.Handled = len(a.handoffs), len(a.answered), len(a.handling)
 		f.FirstResponseAvg, f.FirstResponseMedian = avg(a.first), median(a.first)
@@ -485,7 +567,7 @@ func (s *Service) AgentFigures(ctx context.Context, since time.Time) ([]AgentFig
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Agent < out[j].Agent })
-	return out, nil
+	return out
 }
 
 // BotFigures computes the bot's figures over the conversations whose customer first wrote at or
@@ -494,6 +576,13 @@ func (s *Service) AgentFigures(ctx context.Context, since time.Time) ([]AgentFig
 // field_retries / conversations. ByReason counts those conversations' handoffs by reason.
 func (s *Service) BotFigures(ctx context.Context, since time.Time) (BotFigures, error) {
 	f := BotFigures{ByReason: map[string]int{}}
+	if s.sh != nil {
+		handed, missed, err := s.sh.botFigures(ctx, since, &f)
+		if err != nil {
+			return f, err
+		}
+		return botRates(f, handed, missed), nil
+	}
 	err := s.db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM handoff_conversations WHERE first_at >= ?`,
 		fixedStamp(since)).Scan(&f.Conversations)
 	if err != nil {
@@ -521,6 +610,12 @@ func (s *Service) BotFigures(ctx context.Context, since time.Time) (BotFigures, 
 	if err := rows.Err(); err != nil {
 		return f, internal("bot figures", err)
 	}
+	return botRates(f, handed, missed), nil
+}
+
+// botRates completes f (Conversations and ByReason counted) from the conversations handed off and
+// misunderstood.
+func botRates(f BotFigures, handed, missed map[string]bool) BotFigures {
 	f.HandedOff, f.Misunderstood = len(handed), len(missed)
 	f.Contained = max(f.Conversations-f.HandedOff, 0)
 	if f.Conversations > 0 {
@@ -529,7 +624,7 @@ func (s *Service) BotFigures(ctx context.Context, since time.Time) (BotFigures, 
 		f.HandoffRate = round4(float64(f.HandedOff) / n)
 		f.MisunderstandingRate = round4(float64(f.Misunderstood) / n)
 	}
-	return f, nil
+	return f
 }
 
 func avg(v []float64) float64 {

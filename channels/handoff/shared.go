@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,11 +42,10 @@ import (
 //     as a wake-up; each node passes them to its own watchers (the consoles), which re-read the shared
 //     state. A lost wake-up is repaired when the subscription comes back (every watcher is told to
 //     re-read) and by the next event.
-//   - The SQLite file stays per node, as the durable history the quality figures are computed from:
-//     every hold a node writes is mirrored into it (by the Redis-given id), and the assignments, first
-//     replies, conversations and reviews a node sees are written there. So quality figures, transcripts'
-//     handoff records and the bot figures are per node in this deployment, NOT cluster-wide: moving
-//     those tables to a shared store (PostgreSQL beside the case service) is the remaining step.
+//   - The quality history (quality.go) is in Redis too, so every node's transcripts, samples, reviews
+//     and agent and bot figures cover the whole deployment (see "Quality history in Redis" below).
+//     Every hold a node writes is still mirrored into the node's SQLite file (by the Redis-given id),
+//     as a local record of what the node saw; nothing reads it in this deployment.
 //
 // Key layout (after the prefix, default "claimline:"):
 //
@@ -60,6 +60,7 @@ import (
 //	handoff:tasks             hash: task id → task JSON
 //	handoff:tasksrc           hash: "<conv>\x00<seq>" → task id (one task per source message)
 //	handoff:events            pub/sub channel of {node, events}
+//	handoff:q:...             the quality history: see "Quality history in Redis"
 
 // sharedHold is a Hold as stored in Redis, with the bookkeeping the embedded deployment keeps in
 // memory only.
@@ -503,6 +504,7 @@ func (b *redisBackend) insertHold(ctx context.Context, h *Hold) error {
 	}
 	sh.loaded[h.Conversation] = v
 	b.mirror(ctx, h)
+	sh.recordHandoff(ctx, h, true)
 	return nil
 }
 
@@ -515,6 +517,7 @@ func (b *redisBackend) saveHold(ctx context.Context, h *Hold) error {
 		}
 	}
 	b.mirror(ctx, h)
+	b.sh.recordHandoff(ctx, h, false)
 	return nil
 }
 
@@ -548,7 +551,10 @@ func (b *redisBackend) putRating(ctx context.Context, r Rating) error {
 		}
 	}
 	body, _ := json.Marshal(r)
-	if err := b.sh.rdb.HSet(ctx, k, f, body).Err(); err != nil {
+	pipe := b.sh.rdb.TxPipeline()
+	pipe.HSet(ctx, k, f, body)
+	pipe.ZAdd(ctx, b.sh.key("q:rated"), redis.Z{Score: micros(r.At), Member: r.Conversation + "\x00" + f})
+	if _, err := pipe.Exec(ctx); err != nil {
 		return casesvc.Errorf(casesvc.EUNAVAILABLE, "handoff: put rating: %v", err)
 	}
 	if err := b.db.putRating(ctx, r); err != nil {
@@ -634,4 +640,530 @@ func (b *redisBackend) completeTask(ctx context.Context, id int64, by string, at
 		return casesvc.Errorf(casesvc.EUNAVAILABLE, "handoff: complete task: %v", err)
 	}
 	return nil
+}
+
+// --- Quality history in Redis ---
+//
+// With Config.Redis the quality history (quality.go) lives in Redis beside the live state, so every
+// node's transcripts, samples, reviews and agent and bot figures cover the whole deployment. Each
+// fact is written once, by the node where it happens (no per-node copies to reconcile), and the
+// figures are computed by the same code as on one node (figuresAcc, botRates) from the same facts.
+// Every "since" query reads a sorted set scored by time in microseconds and then filters the records
+// exactly by their stored times (fixedStamp, as in SQLite):
+//
+//	handoff:q:conv            hash: conversation → {channel, first_at}   (handoff_conversations)
+//	handoff:q:convs           zset: conversation → first_at
+//	handoff:q:handoffs:<conv> hash: handoff id → HandoffRecord JSON, without the rating (handoffs)
+//	handoff:q:hreasons        zset: "<conv>\x00<handoff id>\x00<reason>" → the conversation's first_at
+//	handoff:q:aid             counter: assignment ids
+//	handoff:q:a:<id>          hash: handoff, conversation, channel, agent, how, assigned_at,
+//	                          first_reply_at, released_at, why          (handoff_assignments)
+//	handoff:q:open            hash: handoff id → its open assignment's id
+//	handoff:q:assigned        zset: assignment id → assigned_at
+//	handoff:q:agents:<conv>   set: every agent assigned the conversation (filters by agent)
+//	handoff:q:rated           zset: "<conv>\x00<handoff id>" → the rating's time (the rating itself
+//	                          is in handoff:ratings:<conv>)
+//	handoff:q:reviewid        counter: review ids
+//	handoff:q:reviewkey       hash: "<conv>\x00<reviewer>" → review id (a second review replaces the first)
+//	handoff:q:reviews         hash: review id → Review JSON
+//	handoff:q:reviewsat       zset: review id → at
+//	handoff:q:reviewed        set: conversations with a review (never sampled)
+//
+// Why Redis and not a shared SQL database: the scaled-out deployment already depends on Redis for
+// everything its nodes share, and these are append-mostly facts read by time range, for which a
+// sorted set is the index. The bot figures cost one ZCOUNT and the handoffs of the period (hreasons is
+// scored by the conversation's first message, the figures' own period), not a read of every
+// conversation; agent figures read the period's assignments, ratings and reviews in pipelines of
+// qBatch. Updates of one record (first reply, release, a review's upsert) are Lua scripts on one key
+// or run under the cluster-wide lock, so two nodes never lose each other's writes. Like the SQLite
+// tables, the history grows without bound. Facts recorded before a deployment used this (in a node's
+// SQLite file) are not read.
+
+const qBatch = 1000
+
+func micros(t time.Time) float64 { return float64(t.UnixMicro()) }
+
+// sinceMin is the lowest score of a "since" range: every time at or after since scores at least it.
+func sinceMin(since time.Time) string {
+	if since.IsZero() {
+		return "-inf"
+	}
+	return strconv.FormatInt(since.UnixMicro(), 10)
+}
+
+func unavailable(op string, err error) error {
+	return casesvc.Errorf(casesvc.EUNAVAILABLE, "handoff: %s: %v", op, err)
+}
+
+func chunks(n int, fn func(lo, hi int) error) error {
+	for lo := 0; lo < n; lo += qBatch {
+		if err := fn(lo, min(lo+qBatch, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type qConv struct {
+	Channel string `json:"channel"`
+	FirstAt string `json:"first_at"`
+}
+
+func (sh *shared) noteConversation(ctx context.Context, s *Service, conversation, channel string, at time.Time) {
+	ctx = context.WithoutCancel(ctx)
+	v, _ := json.Marshal(qConv{Channel: channel, FirstAt: fixedStamp(at)})
+	pipe := sh.rdb.TxPipeline()
+	pipe.HSetNX(ctx, sh.key("q:conv"), conversation, v)
+	added := pipe.ZAddNX(ctx, sh.key("q:convs"), redis.Z{Score: micros(at), Member: conversation})
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.log.Warn("handoff: note conversation", "conversation", conversation, "err", err)
+		return
+	}
+	if added.Val() == 1 {
+		s.cfg.Metrics.conversation()
+	}
+}
+
+// hreasonScript scores a handoff's entry by its conversation's first message or, when the
+// conversation is not noted yet (RequestHandoff notes it right after), by ARGV[2] (the queue time).
+var hreasonScript = redis.NewScript(`local sc = redis.call("ZSCORE", KEYS[1], ARGV[1])
+if not sc then sc = ARGV[2] end
+redis.call("ZADD", KEYS[2], sc, ARGV[3])
+return 1`)
+
+// recordHandoff writes a handoff's record (History) and, when it was just inserted, its entry for
+// the bot figures.
+func (sh *shared) recordHandoff(ctx context.Context, h *Hold, inserted bool) error {
+	ctx = context.WithoutCancel(ctx)
+	agents := h.Agents
+	if agents == nil {
+		agents = []string{}
+	}
+	body, _ := json.Marshal(HandoffRecord{ID: h.ID, Reason: h.Reason, Priority: PriorityName(h.Priority), Flow: h.Flow,
+		State: h.State, Outcome: h.Outcome, Resolved: h.Resolved, Agents: agents, QueuedAt: h.QueuedAt.UTC(),
+		AssignedAt: h.AssignedAt.UTC(), EndedAt: h.EndedAt.UTC()})
+	id := strconv.FormatInt(h.ID, 10)
+	if err := sh.rdb.HSet(ctx, sh.key("q:handoffs:"+h.Conversation), id, body).Err(); err != nil {
+		return unavailable("record handoff", err)
+	}
+	if inserted {
+		err := hreasonScript.Run(ctx, sh.rdb, []string{sh.key("q:convs"), sh.key("q:hreasons")}, h.Conversation,
+			strconv.FormatInt(h.QueuedAt.UnixMicro(), 10), h.Conversation+"\x00"+id+"\x00"+h.Reason).Err()
+		if err != nil {
+			return unavailable("record handoff", err)
+		}
+	}
+	return nil
+}
+
+// startAssignment records an agent's part of a handoff (one open per handoff). Called under the lock.
+func (sh *shared) startAssignment(ctx context.Context, s *Service, h *Hold, how string) {
+	ctx = context.WithoutCancel(ctx)
+	hid := strconv.FormatInt(h.ID, 10)
+	err := func() error {
+		id, err := sh.rdb.Incr(ctx, sh.key("q:aid")).Result()
+		if err != nil {
+			return err
+		}
+		if ok, err := sh.rdb.HSetNX(ctx, sh.key("q:open"), hid, id).Result(); err != nil || !ok {
+			return err
+		}
+		aid := strconv.FormatInt(id, 10)
+		pipe := sh.rdb.TxPipeline()
+		pipe.HSet(ctx, sh.key("q:a:"+aid), "handoff", hid, "conversation", h.Conversation, "channel", h.Channel,
+			"agent", h.Agent, "how", how, "assigned_at", fixedStamp(h.AssignedAt), "first_reply_at", "", "released_at", "", "why", "")
+		pipe.ZAdd(ctx, sh.key("q:assigned"), redis.Z{Score: micros(h.AssignedAt), Member: aid})
+		pipe.SAdd(ctx, sh.key("q:agents:"+h.Conversation), h.Agent)
+		_, err = pipe.Exec(ctx)
+		return err
+	}()
+	if err != nil {
+		s.log.Error("handoff: record assignment", "conversation", h.Conversation, "err", err)
+	}
+	s.cfg.Metrics.chat(h.Agent)
+}
+
+var endAssignmentScript = redis.NewScript(`local r = redis.call("HMGET", KEYS[1], "agent", "released_at", "assigned_at")
+if not r[1] or r[2] ~= "" then return false end
+redis.call("HSET", KEYS[1], "released_at", ARGV[1], "why", ARGV[2])
+return {r[1], r[3]}`)
+
+// endAssignment closes the handoff's open assignment. Called under the lock.
+func (sh *shared) endAssignment(ctx context.Context, s *Service, h *Hold, why string, at time.Time) {
+	ctx = context.WithoutCancel(ctx)
+	hid := strconv.FormatInt(h.ID, 10)
+	aid, err := sh.rdb.HGet(ctx, sh.key("q:open"), hid).Result()
+	if errors.Is(err, redis.Nil) {
+		return
+	} else if err != nil {
+		s.log.Error("handoff: release assignment", "conversation", h.Conversation, "err", err)
+		return
+	}
+	res, err := endAssignmentScript.Run(ctx, sh.rdb, []string{sh.key("q:a:" + aid)}, fixedStamp(at), why).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.log.Error("handoff: release assignment", "conversation", h.Conversation, "err", err)
+		return
+	}
+	if err := sh.rdb.HDel(ctx, sh.key("q:open"), hid).Err(); err != nil {
+		s.log.Error("handoff: release assignment", "conversation", h.Conversation, "err", err)
+	}
+	if len(res) == 2 {
+		s.cfg.Metrics.handled(res[0], at.Sub(parse(res[1])))
+	}
+}
+
+var firstReplyScript = redis.NewScript(`local r = redis.call("HMGET", KEYS[1], "agent", "released_at", "first_reply_at", "assigned_at")
+if r[1] ~= ARGV[1] or r[2] ~= "" or r[3] ~= "" then return false end
+redis.call("HSET", KEYS[1], "first_reply_at", ARGV[2])
+return r[4]`)
+
+// firstReply records the agent's first message in their open assignment of the handoff (without the
+// lock: the script changes the record only while it is open and unanswered).
+func (sh *shared) firstReply(ctx context.Context, s *Service, handoffID int64, agent string, at time.Time) {
+	ctx = context.WithoutCancel(ctx)
+	aid, err := sh.rdb.HGet(ctx, sh.key("q:open"), strconv.FormatInt(handoffID, 10)).Result()
+	if errors.Is(err, redis.Nil) {
+		return
+	} else if err != nil {
+		s.log.Error("handoff: record first reply", "err", err)
+		return
+	}
+	assigned, err := firstReplyScript.Run(ctx, sh.rdb, []string{sh.key("q:a:" + aid)}, agent, fixedStamp(at)).Text()
+	if errors.Is(err, redis.Nil) {
+		return
+	} else if err != nil {
+		s.log.Error("handoff: record first reply", "err", err)
+		return
+	}
+	s.cfg.Metrics.firstReply(agent, at.Sub(parse(assigned)))
+}
+
+func (sh *shared) history(ctx context.Context, conversation string) ([]HandoffRecord, error) {
+	all, err := sh.rdb.HGetAll(ctx, sh.key("q:handoffs:"+conversation)).Result()
+	if err != nil {
+		return nil, unavailable("read history", err)
+	}
+	out := []HandoffRecord{}
+	for _, v := range all {
+		var h HandoffRecord
+		if json.Unmarshal([]byte(v), &h) != nil {
+			continue
+		}
+		if h.Agents == nil {
+			h.Agents = []string{}
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	ratings, err := (&redisBackend{sh: sh}).ratings(ctx, conversation)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range ratings {
+		for i := range out {
+			if out[i].ID == r.Handoff {
+				r := r
+				out[i].Rating = &r
+			}
+		}
+	}
+	return out, nil
+}
+
+func (sh *shared) conversationRecord(ctx context.Context, conversation string) (ConversationRecord, error) {
+	v, err := sh.rdb.HGet(ctx, sh.key("q:conv"), conversation).Result()
+	if errors.Is(err, redis.Nil) {
+		return ConversationRecord{}, casesvc.Errorf(casesvc.ENOTFOUND, "No such conversation.")
+	} else if err != nil {
+		return ConversationRecord{}, unavailable("read conversation", err)
+	}
+	var c qConv
+	json.Unmarshal([]byte(v), &c)
+	return ConversationRecord{ID: conversation, Channel: c.Channel, FirstAt: parse(c.FirstAt)}, nil
+}
+
+// sampleCandidates lists the unreviewed conversations matching f, by first message.
+func (sh *shared) sampleCandidates(ctx context.Context, f SampleFilter) ([]ConversationRecord, error) {
+	ids, err := sh.rdb.ZRangeByScore(ctx, sh.key("q:convs"), &redis.ZRangeBy{Min: sinceMin(f.Since), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, unavailable("sample", err)
+	}
+	var all []ConversationRecord
+	err = chunks(len(ids), func(lo, hi int) error {
+		part := ids[lo:hi]
+		pipe := sh.rdb.Pipeline()
+		infos := pipe.HMGet(ctx, sh.key("q:conv"), part...)
+		reviewed := make([]*redis.BoolCmd, len(part))
+		handled := make([]*redis.BoolCmd, len(part))
+		for i, id := range part {
+			reviewed[i] = pipe.SIsMember(ctx, sh.key("q:reviewed"), id)
+			if f.Agent != "" {
+				handled[i] = pipe.SIsMember(ctx, sh.key("q:agents:"+id), f.Agent)
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for i, id := range part {
+			if reviewed[i].Val() || (handled[i] != nil && !handled[i].Val()) {
+				continue
+			}
+			v, _ := infos.Val()[i].(string)
+			var c qConv
+			if json.Unmarshal([]byte(v), &c) != nil {
+				continue
+			}
+			r := ConversationRecord{ID: id, Channel: c.Channel, FirstAt: parse(c.FirstAt)}
+			if r.FirstAt.Before(f.Since) || (f.Channel != "" && r.Channel != f.Channel) {
+				continue
+			}
+			all = append(all, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("sample", err)
+	}
+	return all, nil
+}
+
+var reviewScript = redis.NewScript(`local id = redis.call("HGET", KEYS[1], ARGV[1])
+if not id then
+	id = tostring(redis.call("INCR", KEYS[2]))
+	redis.call("HSET", KEYS[1], ARGV[1], id)
+end
+redis.call("HSET", KEYS[3], id, ARGV[2])
+redis.call("ZADD", KEYS[4], ARGV[3], id)
+redis.call("SADD", KEYS[5], ARGV[4])
+return id`)
+
+// putReview stores a review (replacing the reviewer's earlier one of the conversation) atomically
+// and returns its id.
+func (sh *shared) putReview(ctx context.Context, r Review) (int64, error) {
+	body, _ := json.Marshal(Review{Conversation: r.Conversation, Reviewer: r.Reviewer, Score: r.Score, Note: r.Note, At: r.At.UTC()})
+	v, err := reviewScript.Run(ctx, sh.rdb, []string{sh.key("q:reviewkey"), sh.key("q:reviewid"), sh.key("q:reviews"),
+		sh.key("q:reviewsat"), sh.key("q:reviewed")}, r.Conversation+"\x00"+r.Reviewer, body,
+		strconv.FormatInt(r.At.UnixMicro(), 10), r.Conversation).Text()
+	if err != nil {
+		return 0, unavailable("record review", err)
+	}
+	id, _ := strconv.ParseInt(v, 10, 64)
+	return id, nil
+}
+
+// reviewsSince reads the reviews made at or after since (unordered).
+func (sh *shared) reviewsSince(ctx context.Context, since time.Time) ([]Review, error) {
+	ids, err := sh.rdb.ZRangeByScore(ctx, sh.key("q:reviewsat"), &redis.ZRangeBy{Min: sinceMin(since), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, unavailable("read reviews", err)
+	}
+	out := []Review{}
+	err = chunks(len(ids), func(lo, hi int) error {
+		vals, err := sh.rdb.HMGet(ctx, sh.key("q:reviews"), ids[lo:hi]...).Result()
+		if err != nil {
+			return err
+		}
+		for i, x := range vals {
+			v, _ := x.(string)
+			var r Review
+			if json.Unmarshal([]byte(v), &r) != nil || r.At.Before(since) {
+				continue
+			}
+			r.ID, _ = strconv.ParseInt(ids[lo+i], 10, 64)
+			r.Agents = nil
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("read reviews", err)
+	}
+	return out, nil
+}
+
+// reviews lists reviews at or after since of conversations agent handled ("" any), newest first, at
+// most 1000, without their agents (Service.Reviews adds them).
+func (sh *shared) reviews(ctx context.Context, agent string, since time.Time) ([]Review, error) {
+	all, err := sh.reviewsSince(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	if agent != "" {
+		kept := all[:0]
+		err := chunks(len(all), func(lo, hi int) error {
+			pipe := sh.rdb.Pipeline()
+			cmds := make([]*redis.BoolCmd, hi-lo)
+			for i := lo; i < hi; i++ {
+				cmds[i-lo] = pipe.SIsMember(ctx, sh.key("q:agents:"+all[i].Conversation), agent)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			for i, c := range cmds {
+				if c.Val() {
+					kept = append(kept, all[lo+i])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, unavailable("read reviews", err)
+		}
+		all = kept
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].At.Equal(all[j].At) {
+			return all[i].At.After(all[j].At)
+		}
+		return all[i].ID > all[j].ID
+	})
+	if len(all) > 1000 {
+		all = all[:1000]
+	}
+	return all, nil
+}
+
+// agentFigures: AgentFigures from the shared history.
+func (sh *shared) agentFigures(ctx context.Context, since time.Time) ([]AgentFigures, error) {
+	figs := figuresAcc{}
+	from := sinceMin(since)
+	// Assignments made in the period.
+	ids, err := sh.rdb.ZRangeByScore(ctx, sh.key("q:assigned"), &redis.ZRangeBy{Min: from, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, unavailable("agent figures", err)
+	}
+	err = chunks(len(ids), func(lo, hi int) error {
+		pipe := sh.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, hi-lo)
+		for i := lo; i < hi; i++ {
+			cmds[i-lo] = pipe.HGetAll(ctx, sh.key("q:a:"+ids[i]))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for _, c := range cmds {
+			m := c.Val()
+			assigned := parse(m["assigned_at"])
+			if m["agent"] == "" || assigned.Before(since) {
+				continue
+			}
+			hid, _ := strconv.ParseInt(m["handoff"], 10, 64)
+			figs.assignment(hid, m["agent"], assigned, parse(m["first_reply_at"]), parse(m["released_at"]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("agent figures", err)
+	}
+	// Ratings given in the period.
+	rated, err := sh.rdb.ZRangeByScore(ctx, sh.key("q:rated"), &redis.ZRangeBy{Min: from, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, unavailable("agent ratings", err)
+	}
+	err = chunks(len(rated), func(lo, hi int) error {
+		pipe := sh.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, hi-lo)
+		for i := lo; i < hi; i++ {
+			conv, hid, _ := strings.Cut(rated[i], "\x00")
+			cmds[i-lo] = pipe.HGet(ctx, sh.key("ratings:"+conv), hid)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for _, c := range cmds {
+			var r Rating
+			if json.Unmarshal([]byte(c.Val()), &r) != nil || r.Agent == "" || r.At.Before(since) {
+				continue
+			}
+			a := figs.get(r.Agent)
+			a.rating += r.Score
+			a.f.SatisfactionCount++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("agent ratings", err)
+	}
+	// Reviews made in the period, counted for every agent who handled the conversation.
+	reviews, err := sh.reviewsSince(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	err = chunks(len(reviews), func(lo, hi int) error {
+		pipe := sh.rdb.Pipeline()
+		cmds := make([]*redis.StringSliceCmd, hi-lo)
+		for i := lo; i < hi; i++ {
+			cmds[i-lo] = pipe.SMembers(ctx, sh.key("q:agents:"+reviews[i].Conversation))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for i, c := range cmds {
+			for _, agent := range c.Val() {
+				a := figs.get(agent)
+				a.review += reviews[lo+i].Score
+				a.f.ReviewCount++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("agent reviews", err)
+	}
+	return figs.figures(), nil
+}
+
+// botFigures counts f.Conversations and f.ByReason from the shared history and returns the
+// conversations handed off and misunderstood (for botRates).
+func (sh *shared) botFigures(ctx context.Context, since time.Time, f *BotFigures) (handed, missed map[string]bool, err error) {
+	handed, missed = map[string]bool{}, map[string]bool{}
+	from := sinceMin(since)
+	// Conversations scored exactly from may have begun just before since: they are checked one by one.
+	pipe := sh.rdb.Pipeline()
+	var count *redis.IntCmd
+	edge := &redis.StringSliceCmd{}
+	if since.IsZero() {
+		count = pipe.ZCard(ctx, sh.key("q:convs"))
+	} else {
+		count = pipe.ZCount(ctx, sh.key("q:convs"), "("+from, "+inf")
+		edge = pipe.ZRangeByScore(ctx, sh.key("q:convs"), &redis.ZRangeBy{Min: from, Max: from})
+	}
+	entries := pipe.ZRangeByScoreWithScores(ctx, sh.key("q:hreasons"), &redis.ZRangeBy{Min: from, Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, unavailable("bot figures", err)
+	}
+	f.Conversations = int(count.Val())
+	inPeriod := map[string]bool{} // the edge conversations that began at or after since
+	if len(edge.Val()) > 0 {
+		vals, err := sh.rdb.HMGet(ctx, sh.key("q:conv"), edge.Val()...).Result()
+		if err != nil {
+			return nil, nil, unavailable("bot figures", err)
+		}
+		for i, x := range vals {
+			v, _ := x.(string)
+			var c qConv
+			if json.Unmarshal([]byte(v), &c) == nil && !parse(c.FirstAt).Before(since) {
+				inPeriod[edge.Val()[i]] = true
+				f.Conversations++
+			}
+		}
+	}
+	edgeScore := float64(since.UnixMicro())
+	for _, z := range entries.Val() {
+		m, _ := z.Member.(string)
+		parts := strings.SplitN(m, "\x00", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		conv, reason := parts[0], parts[2]
+		if !since.IsZero() && z.Score == edgeScore && !inPeriod[conv] {
+			continue
+		}
+		handed[conv] = true
+		if slices.Contains(MisunderstandingReasons, reason) {
+			missed[conv] = true
+		}
+		f.ByReason[reasonLabel(reason)]++
+	}
+	return handed, missed, nil
 }
