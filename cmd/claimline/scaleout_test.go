@@ -12,9 +12,10 @@ import (
 )
 
 // TestScaledOut runs the scaled-out deployment as separate processes: a case service on its own, and
-// two gateway nodes sharing a redis-server (started by the test on a free port). A customer starts a
-// claim in the web chat on node A, the connection moves to node B (as behind a load balancer) and the
-// form goes on where it stopped; the claim filed through node B is in the case service's back office.
+// three gateway nodes sharing a redis-server (started by the test on a free port). A customer starts a
+// claim in the web chat on node A; node A is killed (SIGKILL); the customer reconnects to node B (as
+// behind a load balancer) and the form goes on where it stopped, nothing lost or repeated; the claim
+// and its document are in the case service, readable through every node.
 // A document uploaded through node B is kept by the case service: a supervisor downloads the same
 // bytes from the case service's back office and from node A's.
 func TestScaledOut(t *testing.T) {
@@ -26,7 +27,7 @@ func TestScaledOut(t *testing.T) {
 		return startProcess(t, t.TempDir(), "CLAIMLINE_REDIS_URL="+redisURL,
 			"CLAIMLINE_CASESVC_URL="+cs.URL, "CLAIMLINE_CASESVC_TOKEN="+token)
 	}
-	a, b := gateway(), gateway()
+	a, b, third := gateway(), gateway(), gateway()
 
 	c := &wsClient{t: t}
 	c.connect(a.URL)
@@ -35,10 +36,16 @@ func TestScaledOut(t *testing.T) {
 	c.untilBot("保單號碼")
 	c.say("HL20240017")
 	c.untilBot("身分證字號")
+	seen := c.lastSeq
+	// Node A dies (SIGKILL: no shutdown hooks) in the middle of the conversation.
+	a.kill()
 	c.conn.Close()
 
-	// Node B resumes the same conversation from Redis, and the dialog continues at the same question.
-	c.connect(b.URL)
+	// Node B resumes the same conversation from Redis with nothing lost and nothing repeated (the
+	// client's seq check fails on any repeat), and the dialog continues at the same question.
+	if w := c.connect(b.URL); w.Seq != seen {
+		t.Fatalf("node B resumes at seq %d, the customer had seen %d", w.Seq, seen)
+	}
 	c.say("A123456789")
 	c.untilBot("出生日期")
 	c.say("74/3/2")
@@ -59,8 +66,8 @@ func TestScaledOut(t *testing.T) {
 	if got.PolicyNumber != "HL20240017" || got.Channel != "webchat" || got.Claimant.Name != "王小明" {
 		t.Errorf("case = %+v", got)
 	}
-	if code := doJSON(t, "GET", a.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &got); code != 200 {
-		t.Errorf("case through node A: %d", code)
+	if code := doJSON(t, "GET", third.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &got); code != 200 {
+		t.Errorf("case through the third node: %d", code)
 	}
 	// A document uploaded through node B's web chat goes to the case service's blob store, not node B's.
 	doc := pdf("scale-out diagnosis")
@@ -78,21 +85,22 @@ func TestScaledOut(t *testing.T) {
 	if code := doJSON(t, "GET", cs.URL+"/api/v1/cases/"+caseID, testSupervisorToken, nil, &withDoc); code != 200 || len(withDoc.Documents) != 1 {
 		t.Fatalf("the case after the upload: %d %+v", code, withDoc)
 	}
-	for _, node := range []struct{ name, url string }{{"the case service", cs.URL}, {"node A", a.URL}, {"node B", b.URL}} {
+	for _, node := range []struct{ name, url string }{{"the case service", cs.URL}, {"node B", b.URL}, {"the third node", third.URL}} {
 		got := download(t, node.url+"/api/v1/cases/"+caseID+"/documents/"+withDoc.Documents[0].ID+"/content", testSupervisorToken)
 		if !bytes.Equal(got, doc) {
 			t.Errorf("the document from %s: %d bytes, want the %d uploaded", node.name, len(got), len(doc))
 		}
 	}
 
-	// A second client on node A replays the conversation that node B carried on: one transcript.
+	// A second client on the third node replays the conversation that A began and B carried on:
+	// one transcript, in order, without gaps or repeats.
 	c2 := &wsClient{t: t, session: c.session}
-	c2.connect(a.URL)
+	c2.connect(third.URL)
 	for c2.lastSeq < c.lastSeq {
 		c2.read()
 	}
 	if !strings.Contains(joinTexts(c2.bot), caseID) {
-		t.Errorf("node A's replay lacks the case id %s", caseID)
+		t.Errorf("the third node's replay lacks the case id %s", caseID)
 	}
 }
 
