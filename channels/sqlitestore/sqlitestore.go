@@ -228,6 +228,9 @@ var migrations = []string{
 		FOREIGN KEY (conversation, seq) REFERENCES deliveries (conversation, seq)
 	);
 	CREATE INDEX delivery_receipts_provider ON delivery_receipts (provider_id);`,
+	// The delivery loop asks for the due heads of the queues many times a second: an index in
+	// due-time order lets it stop after the first few instead of walking every pending delivery.
+	`CREATE INDEX deliveries_due ON deliveries (next_at, conversation) WHERE status = 'pending';`,
 }
 
 // migrate applies the pending migrations on the writer connection, before the writer starts.
@@ -333,10 +336,12 @@ var readQueries = map[string]string{
 	"conversation":     `SELECT ` + convColumns + ` FROM conversations WHERE id = ?`,
 	"unhandled":        `SELECT ` + msgColumns + ` FROM messages WHERE direction IN ('in', 'event') AND handled = 0 ORDER BY conversation, seq`,
 	"messagesAfter":    `SELECT ` + msgColumns + ` FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?`,
-	"dueDeliveries": `SELECT ` + deliveryColumns + ` FROM deliveries d
-		WHERE status = 'pending'
-		  AND seq = (SELECT MIN(seq) FROM deliveries h WHERE h.conversation = d.conversation AND h.status = 'pending')
-		  AND next_at <= ?
+	// The due head of each conversation's queue, walked in due-time order (deliveries_due) so the
+	// scan stops at the limit; a delivery is a head when no earlier one of its conversation is pending.
+	"dueDeliveries": `SELECT ` + deliveryColumns + ` FROM deliveries d INDEXED BY deliveries_due
+		WHERE status = 'pending' AND next_at <= ?
+		  AND NOT EXISTS (SELECT 1 FROM deliveries h
+		                  WHERE h.conversation = d.conversation AND h.status = 'pending' AND h.seq < d.seq)
 		ORDER BY next_at, conversation LIMIT ?`,
 	"deliveries": `SELECT ` + deliveryColumns + ` FROM deliveries WHERE conversation = ? ORDER BY seq`,
 	"receipts": `SELECT seq, part, provider_id, status, updated_at FROM delivery_receipts
