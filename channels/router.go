@@ -61,6 +61,15 @@ type FencedStore interface {
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
 }
 
+// StalledLister is the optional capability of a FencedStore behind Router.Sweep (scaled-out mode):
+// StalledConversations returns up to limit conversations with an unhandled inbound message that made no
+// progress since before (its oldest unhandled message was stored, or its last turn committed, earlier)
+// and whose turn lock nobody holds — typically a message a node stored and then died before its turn
+// committed. A cheap index maintained by the store's writes, not a scan of every conversation.
+type StalledLister interface {
+	StalledConversations(ctx context.Context, before time.Time, limit int) ([]string, error)
+}
+
 // ErrStaleFence is CommitTurnFenced's refusal of a turn whose lock was lost (compare with errors.Is;
 // its code is ECONFLICT, but unlike "already committed" the turn must run again under a new lock).
 var ErrStaleFence = casesvc.Errorf(casesvc.ECONFLICT, "The turn's lock was lost.")
@@ -327,6 +336,87 @@ func (r *Router) Recover(ctx context.Context) (int, error) {
 		r.log.Info("recovered unhandled messages", "count", len(msgs))
 	}
 	return len(msgs), nil
+}
+
+// sweepBatch bounds how many stalled conversations one Sweep takes on.
+const sweepBatch = 100
+
+// Sweep is the cross-node recovery of the scaled-out mode (a Locker and a StalledLister store; else it
+// does nothing): it runs the unhandled messages of conversations stalled for longer than grace, as
+// Recover does at start-up, so a message a dead node stored but never answered is answered without
+// waiting for the customer to write again or a node to restart. Each such conversation gets one job,
+// for its last unhandled message, run under the conversation's lock: runLocked runs the earlier ones
+// first, in seq order, and checks every message, so a message some node handles meanwhile runs once.
+// Conversations this node is working on are skipped (its worker catches up on them). It waits for the
+// jobs (or ctx) and returns how many unhandled messages it found.
+func (r *Router) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	lister, ok := r.store.(StalledLister)
+	if r.locker == nil || !ok {
+		return 0, nil
+	}
+	ids, err := lister.StalledConversations(ctx, r.now().Add(-grace), sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	found := 0
+	var dones []chan turnResult
+	for _, id := range ids {
+		r.mu.Lock()
+		busy := r.workers[id] != nil
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
+		msgs, err := r.store.(FencedStore).ConversationUnhandled(ctx, id)
+		if err != nil {
+			return found, err
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		done := make(chan turnResult, 1)
+		stripe := r.stripe(id) // as in Recover: a live job for the same message is queued first
+		stripe.Lock()
+		err = r.enqueue(job{conversation: id, msg: msgs[len(msgs)-1], check: true, done: done})
+		stripe.Unlock()
+		if err != nil {
+			return found, err
+		}
+		found += len(msgs)
+		dones = append(dones, done)
+	}
+	for _, d := range dones {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return found, ctx.Err()
+		}
+	}
+	if found > 0 {
+		r.log.Info("swept stalled conversations", "conversations", len(dones), "messages", found)
+	}
+	return found, nil
+}
+
+// RunSweeper calls Sweep every interval until ctx ends (scaled-out mode; see Sweep). Failures, such as
+// Redis being away, are logged and tried again at the next tick.
+func (r *Router) RunSweeper(ctx context.Context, every, grace time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, every+r.timeout)
+		if _, err := r.Sweep(sctx, grace); err != nil && ctx.Err() == nil && !r.isClosed() {
+			r.log.Warn("sweep of stalled conversations failed; will retry", "code", casesvc.ErrorCode(err), "err", err)
+		}
+		cancel()
+	}
 }
 
 // Subscribe returns the live stored messages (both directions) of a conversation. The channel is

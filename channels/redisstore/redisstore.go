@@ -27,6 +27,9 @@
 //	fence:{id}         counter: the last fencing token granted (Locker)
 //	contact:<sha256>   string: conversation id of (channel, contact); hashed to keep contacts out of keys
 //	unhandled          set of conversation ids with an unhandled message
+//	unhandled_since    zset: conversation id → when (µs) it last stalled: its oldest unhandled message
+//	                   was stored, or its last turn committed with messages still unhandled (the
+//	                   cross-node sweep, StalledConversations; kept beside "unhandled" by the scripts)
 //	due                zset: conversation id → next attempt (µs) of its head-of-line delivery
 //	pending            counter of pending deliveries (OutboxDepth)
 //	prov:<providerID>  set of "<id>\t<seq>\t<part>" receipts of a provider message
@@ -130,6 +133,7 @@ func (k keys) fence(id string) string       { return string(k) + "fence:{" + id 
 func (k keys) bus(id string) string         { return string(k) + "bus:{" + id + "}" }
 func (k keys) prov(pid string) string       { return string(k) + "prov:" + pid }
 func (k keys) unhandled() string            { return string(k) + "unhandled" }
+func (k keys) unhandledSince() string       { return string(k) + "unhandled_since" }
 func (k keys) due() string                  { return string(k) + "due" }
 func (k keys) pending() string              { return string(k) + "pending" }
 func (k keys) dedupe(id, cid string) string { return string(k) + "cid:{" + id + "}:" + cid }
@@ -218,8 +222,9 @@ func (s *Store) AppendInbound(ctx context.Context, conversation string, in chann
 		hasCID, dedupeKey = "1", s.k.dedupe(conversation, in.ClientID)
 	}
 	res, err := appendScript.Run(ctx, s.rdb,
-		[]string{s.k.conv(conversation), s.k.msgs(conversation), s.k.unh(conversation), s.k.unhandled(), dedupeKey},
-		body, hasCID, s.cfg.DedupeTTL.Milliseconds(), stamp(s.now()), conversation).Slice()
+		[]string{s.k.conv(conversation), s.k.msgs(conversation), s.k.unh(conversation), s.k.unhandled(), dedupeKey,
+			s.k.unhandledSince()},
+		body, hasCID, s.cfg.DedupeTTL.Milliseconds(), stamp(s.now()), conversation, micros(s.now())).Slice()
 	if err != nil {
 		return channels.Message{}, false, wrap("append inbound", err)
 	}
@@ -291,7 +296,7 @@ func (s *Store) commit(ctx context.Context, t channels.Turn, token int64) ([]cha
 	id := t.Conversation
 	res, err := commitScript.Run(ctx, s.rdb, []string{
 		s.k.conv(id), s.k.msgs(id), s.k.unh(id), s.k.unhandled(), s.k.dv(id), s.k.dp(id), s.k.due(),
-		s.k.pending(), s.k.lock(id),
+		s.k.pending(), s.k.lock(id), s.k.unhandledSince(),
 	}, args...).Slice()
 	if err != nil {
 		return nil, wrap("commit turn", err)
@@ -333,6 +338,22 @@ func (s *Store) Unhandled(ctx context.Context) ([]channels.Message, error) {
 		out = append(out, msgs...)
 	}
 	return out, nil
+}
+
+// StalledConversations returns up to limit conversations (cross-node sweep, channels.StalledLister)
+// with an unhandled message that made no progress since before: its oldest unhandled message was
+// stored, or its last turn committed, before then. Conversations whose turn lock is held are left
+// out: a live node is working on them (a dead node's lock expires after the Locker's TTL). The
+// Locker must use the Store's prefix, as Store.CommitTurnFenced already requires.
+func (s *Store) StalledConversations(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ids, err := stalledScript.Run(ctx, s.rdb, []string{s.k.unhandledSince()}, string(s.k), micros(before), limit).StringSlice()
+	if err != nil {
+		return nil, wrap("stalled conversations", err)
+	}
+	return ids, nil
 }
 
 // ConversationUnhandled returns one conversation's unhandled inbound messages in seq order (the
@@ -459,6 +480,7 @@ func wrap(op string, err error) error {
 
 // Interface guards
 var (
-	_ channels.Store       = (*Store)(nil)
-	_ channels.FencedStore = (*Store)(nil)
+	_ channels.Store         = (*Store)(nil)
+	_ channels.FencedStore   = (*Store)(nil)
+	_ channels.StalledLister = (*Store)(nil)
 )

@@ -16,7 +16,8 @@ redis.call('HSET', KEYS[2], 'id', ARGV[1], 'channel', ARGV[2], 'contact', ARGV[3
 return {1, ARGV[1]}
 `)
 
-// appendScript: KEYS conv msgs unh unhandled dedupe; ARGV body hasClientID ttlMillis now convID.
+// appendScript: KEYS conv msgs unh unhandled dedupe unhandledSince; ARGV body hasClientID ttlMillis now
+// convID nowMicros.
 // Returns {-1} (no conversation), {0, seq, body, unhandled 0|1} (a repeat), {1, seq}.
 var appendScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
@@ -32,6 +33,7 @@ redis.call('HSET', KEYS[1], 'updated', ARGV[4])
 redis.call('HSET', KEYS[2], seq, ARGV[1])
 redis.call('SADD', KEYS[3], seq)
 redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('ZADD', KEYS[6], 'NX', ARGV[6], ARGV[5]) -- stalled since (sweep): an older mark stays
 if ARGV[2] == '1' then redis.call('SET', KEYS[5], seq, 'PX', ARGV[3]) end
 return {1, seq}
 `)
@@ -46,7 +48,7 @@ local function refresh(dp, dv, due, conv)
 end
 `
 
-// commitScript: KEYS conv msgs unh unhandled dv dp due pending lock;
+// commitScript: KEYS conv msgs unh unhandled dv dp due pending lock unhandledSince;
 // ARGV inboundSeq hasState state at now deliver nextNanos nextMicros token convID reply...
 // Returns {-1} no conversation, {-2} no such inbound, {-3} stale fence, {-4} already committed,
 // {1, last seq}.
@@ -64,7 +66,12 @@ if ARGV[1] ~= '0' then
     if d ~= 'in' and d ~= 'event' then return {-2} end
     return {-4}
   end
-  if redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[10]) end
+  if redis.call('SCARD', KEYS[3]) == 0 then
+    redis.call('SREM', KEYS[4], ARGV[10])
+    redis.call('ZREM', KEYS[10], ARGV[10])
+  else
+    redis.call('ZADD', KEYS[10], ARGV[8], ARGV[10]) -- progress: the stall clock starts again
+  end
 else
   if redis.call('HGET', KEYS[1], 'started') == '1' then return {-4} end
   redis.call('HSET', KEYS[1], 'started', '1')
@@ -88,6 +95,21 @@ for i = 1, n do
 end
 if ARGV[6] == '1' and n > 0 then refresh(KEYS[6], KEYS[5], KEYS[7], ARGV[10]) end
 return {1, last}
+`)
+
+// stalledScript: KEYS unhandledSince; ARGV prefix maxMicros limit. Returns up to limit conversation ids
+// stalled at or before maxMicros whose turn lock is free (a few times limit are looked at, so held
+// ones do not hide free ones behind them).
+var stalledScript = redis.NewScript(`
+local out = {}
+local limit = tonumber(ARGV[3])
+for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, 4 * limit)) do
+  if redis.call('EXISTS', ARGV[1] .. 'lock:{' .. c .. '}') == 0 then
+    out[#out + 1] = c
+    if #out >= limit then break end
+  end
+end
+return out
 `)
 
 // unhandledScript: KEYS unh msgs. Returns {seq, body} of each unhandled message (unsorted).

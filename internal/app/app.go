@@ -468,8 +468,20 @@ func (a *App) startBackground(ctx context.Context) error {
 	go a.Intake.Run(ctx) // [intake] files what an outage queued, then tells the conversation
 	go a.Handoff.Run(ctx)
 	go a.escalateOverdueComplaints(ctx, time.Minute)
+	if a.bus != nil {
+		// [sweep] scaled-out mode: answer messages a dead node stored but never answered (its lock
+		// expires after the Locker's TTL), without waiting for the customer or a restart.
+		go a.Router.RunSweeper(ctx, sweepEvery, sweepGrace)
+	}
 	return nil
 }
+
+// [sweep] How often each gateway node looks for stalled conversations, and how long a conversation's
+// unhandled message must have made no progress (with its lock free) before another node runs it.
+const (
+	sweepEvery = 2 * time.Second
+	sweepGrace = 5 * time.Second
+)
 
 // escalateOverdueComplaints hands complaints past their deadlines to the manager (FCPA art. 13: a
 // reply within 30 days), checking every interval; escalation is idempotent, so a missed tick only
