@@ -10,7 +10,7 @@ import (
 	"claimline/internal/testservices"
 )
 
-// TestScaledOutRedisRestartedMidMessages (issue 9): 300 REST messages from 30 senders, sent alternately
+// TestScaledOutRedisRestartedMidMessages (issue 9): 1,000 REST messages from 50 senders, sent alternately
 // to two gateway nodes, with Redis restarted in the middle; senders retry on 503 (or no answer) with the
 // same id, as a webhook sender would. Afterwards every sender's transcript has each message exactly
 // once, in send order, each answered before the next (the dedupe keys, Redis' append-only file, and
@@ -21,7 +21,7 @@ func TestScaledOutRedisRestartedMidMessages(t *testing.T) {
 	a, b := gateway(), gateway()
 	nodes := []string{a.URL, b.URL}
 
-	const senders, perSender = 30, 10
+	const senders, perSender = 50, 20
 	sender := func(i int) string { return fmt.Sprintf("redis-restart-%02d", i) }
 	text := func(i, k int) string { return fmt.Sprintf("第%d位客戶的第%d則訊息", i, k) }
 	var sent atomic.Int32
