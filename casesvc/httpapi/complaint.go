@@ -60,17 +60,9 @@ func (s *server) handleGetComplaint() http.Handler {
 	})
 }
 
-// writeComplaint answers with the complaint as the role may see it; an unmasked answer is audited
-// first (fail closed), as for cases.
+// writeComplaint answers with the complaint as the role may see it (audited like cases).
 func (s *server) writeComplaint(w http.ResponseWriter, r *http.Request, st casesvc.Staff, c *casesvc.Complaint) {
-	if st.Role.SeesUnmasked() {
-		if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
-			Complaint: c.ID, Policy: c.PolicyNumber, Detail: "complaint"}); err != nil {
-			s.error(w, r, err)
-			return
-		}
-	}
-	s.json(w, http.StatusOK, c.MaskedFor(st.Role))
+	s.writeAsSeen(w, r, st, casesvc.AuditEntry{Complaint: c.ID, Policy: c.PolicyNumber, Detail: "complaint"}, c.MaskedFor(st.Role))
 }
 
 func (s *server) handleComplaintTransition() http.Handler {

@@ -355,17 +355,23 @@ func (s *server) handleGetCase() http.Handler {
 	})
 }
 
-// writeCase answers with the case as the role may see it. An unmasked answer is audited first:
-// no audit row, no unmasked data (fail closed).
+// writeCase answers with the case as the role may see it.
 func (s *server) writeCase(w http.ResponseWriter, r *http.Request, st casesvc.Staff, c *casesvc.Case) {
+	s.writeAsSeen(w, r, st, casesvc.AuditEntry{CaseID: c.ID, Policy: c.PolicyNumber, Detail: "case"}, c.MaskedFor(st.Role))
+}
+
+// writeAsSeen answers with a record as the staff member's role may see it (masked is the record
+// already masked for that role). An unmasked answer is audited first, as the view described by
+// seen: no audit row, no unmasked data (fail closed).
+func (s *server) writeAsSeen(w http.ResponseWriter, r *http.Request, st casesvc.Staff, seen casesvc.AuditEntry, masked any) {
 	if st.Role.SeesUnmasked() {
-		if err := s.svc.RecordAudit(r.Context(), casesvc.AuditEntry{Actor: st.Name, Action: "view_unmasked",
-			CaseID: c.ID, Policy: c.PolicyNumber, Detail: "case"}); err != nil {
+		seen.Actor, seen.Action = st.Name, "view_unmasked"
+		if err := s.svc.RecordAudit(r.Context(), seen); err != nil {
 			s.error(w, r, err)
 			return
 		}
 	}
-	s.json(w, http.StatusOK, c.MaskedFor(st.Role))
+	s.json(w, http.StatusOK, masked)
 }
 
 func (s *server) handleGetPolicy() http.Handler {
