@@ -25,19 +25,8 @@ import (
 	"claimline/casesvc"
 )
 
-// Config configures the store. Zero values get defaults. The fields are casesvc/sqlite's.
-type Config struct {
-	Catalog               *casesvc.Catalog // default casesvc.DefaultCatalog()
-	Location              *time.Location   // zone for ids and dates; default Asia/Taipei
-	Now                   func() time.Time // default time.Now
-	DecisionDays          int              // default casesvc.DefaultDecisionDays
-	PaymentDays           int              // default casesvc.DefaultPaymentDays
-	FastTrackDecisionDays int              // default casesvc.DefaultFastTrackDecisionDays
-	JointReviewAbove      float64          // default casesvc.DefaultJointReviewAbove
-	FirstResponseDays     int              // default casesvc.DefaultFirstResponseDays
-	ResolutionDays        int              // default casesvc.DefaultResolutionDays
-	MassComplaint         casesvc.MassComplaintRules
-}
+// Config configures the store (shared with casesvc/sqlite); zero values get defaults.
+type Config = casesvc.StoreConfig
 
 // MaxConns bounds the connections one Service opens.
 const MaxConns = 16
@@ -53,43 +42,7 @@ func New(ctx context.Context, url string, cfg Config) (*Service, error) {
 	if url == "" {
 		return nil, errors.New("postgres: empty database URL")
 	}
-	if cfg.Catalog == nil {
-		cfg.Catalog = casesvc.DefaultCatalog()
-	}
-	if cfg.Location == nil {
-		loc, err := time.LoadLocation("Asia/Taipei")
-		if err != nil {
-			loc = time.FixedZone("Asia/Taipei", 8*60*60)
-		}
-		cfg.Location = loc
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.DecisionDays <= 0 {
-		cfg.DecisionDays = casesvc.DefaultDecisionDays
-	}
-	if cfg.PaymentDays <= 0 {
-		cfg.PaymentDays = casesvc.DefaultPaymentDays
-	}
-	if cfg.FastTrackDecisionDays <= 0 {
-		cfg.FastTrackDecisionDays = casesvc.DefaultFastTrackDecisionDays
-	}
-	if cfg.JointReviewAbove <= 0 {
-		cfg.JointReviewAbove = casesvc.DefaultJointReviewAbove
-	}
-	if cfg.FirstResponseDays <= 0 {
-		cfg.FirstResponseDays = casesvc.DefaultFirstResponseDays
-	}
-	if cfg.ResolutionDays <= 0 {
-		cfg.ResolutionDays = casesvc.DefaultResolutionDays
-	}
-	if cfg.MassComplaint.Threshold <= 0 {
-		cfg.MassComplaint.Threshold = casesvc.DefaultMassComplaintThreshold
-	}
-	if cfg.MassComplaint.Window <= 0 {
-		cfg.MassComplaint.Window = casesvc.DefaultMassComplaintWindow
-	}
+	cfg = cfg.WithDefaults()
 	pcfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("postgres: invalid database URL") // the URL may hold a password: not echoed

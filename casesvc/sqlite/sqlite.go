@@ -23,23 +23,7 @@ import (
 )
 
 // Config configures the store. Zero values get defaults.
-type Config struct {
-	Catalog  *casesvc.Catalog // default casesvc.DefaultCatalog()
-	Location *time.Location   // zone for case ids and dates; default Asia/Taipei
-	Now      func() time.Time // default time.Now; tests fix it to check ids and deadlines
-	// DecisionDays and PaymentDays are counted from the day the documents are complete.
-	DecisionDays int // default casesvc.DefaultDecisionDays
-	PaymentDays  int // default casesvc.DefaultPaymentDays
-	// FastTrackDecisionDays is the decision target of green-channel cases.
-	FastTrackDecisionDays int // default casesvc.DefaultFastTrackDecisionDays
-	// JointReviewAbove is the amount above which a case needs a joint review.
-	JointReviewAbove float64 // default casesvc.DefaultJointReviewAbove
-	// FirstResponseDays and ResolutionDays are a complaint's deadlines, counted from its filing.
-	FirstResponseDays int // default casesvc.DefaultFirstResponseDays
-	ResolutionDays    int // default casesvc.DefaultResolutionDays
-	// MassComplaint configures mass-complaint detection (zero fields get the defaults).
-	MassComplaint casesvc.MassComplaintRules
-}
+type Config = casesvc.StoreConfig
 
 // Service implements casesvc.Service on one SQLite file.
 type Service struct {
@@ -60,43 +44,7 @@ func New(path string, cfg Config) (*Service, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	if cfg.Catalog == nil {
-		cfg.Catalog = casesvc.DefaultCatalog()
-	}
-	if cfg.Location == nil {
-		loc, err := time.LoadLocation("Asia/Taipei")
-		if err != nil {
-			loc = time.FixedZone("Asia/Taipei", 8*60*60) // no tzdata on the host; Taiwan has no DST
-		}
-		cfg.Location = loc
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.DecisionDays <= 0 {
-		cfg.DecisionDays = casesvc.DefaultDecisionDays
-	}
-	if cfg.PaymentDays <= 0 {
-		cfg.PaymentDays = casesvc.DefaultPaymentDays
-	}
-	if cfg.FastTrackDecisionDays <= 0 {
-		cfg.FastTrackDecisionDays = casesvc.DefaultFastTrackDecisionDays
-	}
-	if cfg.JointReviewAbove <= 0 {
-		cfg.JointReviewAbove = casesvc.DefaultJointReviewAbove
-	}
-	if cfg.FirstResponseDays <= 0 {
-		cfg.FirstResponseDays = casesvc.DefaultFirstResponseDays
-	}
-	if cfg.ResolutionDays <= 0 {
-		cfg.ResolutionDays = casesvc.DefaultResolutionDays
-	}
-	if cfg.MassComplaint.Threshold <= 0 {
-		cfg.MassComplaint.Threshold = casesvc.DefaultMassComplaintThreshold
-	}
-	if cfg.MassComplaint.Window <= 0 {
-		cfg.MassComplaint.Window = casesvc.DefaultMassComplaintWindow
-	}
+	cfg = cfg.WithDefaults()
 	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
