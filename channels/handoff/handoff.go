@@ -266,7 +266,7 @@ func New(cfg Config) (*Service, error) {
 	s.db, s.st = d, d
 	if cfg.Redis != nil {
 		s.sh = newShared(cfg)
-		s.st = &redisBackend{sh: s.sh, db: d, log: s.log}
+		s.st = &redisBackend{sh: s.sh, log: s.log}
 		s.sh.listen(s)
 		return s, nil
 	}

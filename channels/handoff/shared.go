@@ -44,8 +44,7 @@ import (
 //     re-read) and by the next event.
 //   - The quality history (quality.go) is in Redis too, so every node's transcripts, samples, reviews
 //     and agent and bot figures cover the whole deployment (see "Quality history in Redis" below).
-//     Every hold a node writes is still mirrored into the node's SQLite file (by the Redis-given id),
-//     as a local record of what the node saw; nothing reads it in this deployment.
+//     Nothing of the handoff state is written to the node's SQLite file in this deployment.
 //
 // Key layout (after the prefix, default "claimline:"):
 //
@@ -463,7 +462,7 @@ func (sh *shared) close() {
 	}
 }
 
-// --- the durable operations (backend) on Redis, mirrored into the node's SQLite for quality ---
+// --- the durable operations (backend) on Redis ---
 
 // backend is where the Service keeps holds, tasks and ratings: *db (embedded) or *redisBackend.
 type backend interface {
@@ -478,8 +477,8 @@ type backend interface {
 }
 
 type redisBackend struct {
-	sh  *shared
-	db  *db // the node's history (quality)
+	sh *shared
+
 	log interface {
 		Error(msg string, args ...any)
 	}
@@ -503,28 +502,20 @@ func (b *redisBackend) insertHold(ctx context.Context, h *Hold) error {
 		return casesvc.Errorf(casesvc.ECONFLICT, "The conversation is already held.")
 	}
 	sh.loaded[h.Conversation] = v
-	b.mirror(ctx, h)
 	sh.recordHandoff(ctx, h, true)
 	return nil
 }
 
 // saveHold: the shared hash is written by shared.store at the end of the change; here the last ended
-// handoff (for ratings) and the node's history.
+// handoff (for ratings) and the shared quality history.
 func (b *redisBackend) saveHold(ctx context.Context, h *Hold) error {
 	if h.State == StateClosed && h.Outcome == "ended" {
 		if err := b.sh.rdb.Set(ctx, b.sh.key("last:"+h.Conversation), strconv.FormatInt(h.ID, 10)+"\t"+h.Agent, 0).Err(); err != nil {
 			return casesvc.Errorf(casesvc.EUNAVAILABLE, "handoff: save hold: %v", err)
 		}
 	}
-	b.mirror(ctx, h)
 	b.sh.recordHandoff(ctx, h, false)
 	return nil
-}
-
-func (b *redisBackend) mirror(ctx context.Context, h *Hold) {
-	if err := b.db.mirrorHold(context.WithoutCancel(ctx), h); err != nil {
-		b.log.Error("handoff: history", "conversation", h.Conversation, "err", err)
-	}
 }
 
 func (b *redisBackend) lastClosed(ctx context.Context, conversation string) (int64, string, error) {
@@ -556,9 +547,6 @@ func (b *redisBackend) putRating(ctx context.Context, r Rating) error {
 	pipe.ZAdd(ctx, b.sh.key("q:rated"), redis.Z{Score: micros(r.At), Member: r.Conversation + "\x00" + f})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return casesvc.Errorf(casesvc.EUNAVAILABLE, "handoff: put rating: %v", err)
-	}
-	if err := b.db.putRating(ctx, r); err != nil {
-		b.log.Error("handoff: history rating", "err", err)
 	}
 	return nil
 }

@@ -339,29 +339,3 @@ func parse(v string) time.Time {
 
 func internal(op string, err error) error { return fmt.Errorf("handoff: %s: %w", op, err) }
 
-// mirrorHold writes a hold kept in Redis (several gateway nodes) into this node's history by its
-// cluster-wide id, so the quality tables can refer to it; an older row of the conversation this node
-// never saw closed is closed first (the one-active-hold index).
-func (d *db) mirrorHold(ctx context.Context, h *Hold) error {
-	slots, _ := json.Marshal(h.Slots)
-	agents, _ := json.Marshal(h.Agents)
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE handoffs SET state = 'closed' WHERE conversation = ? AND id <> ? AND state <> 'closed'`,
-			h.Conversation, h.ID); err != nil {
-			return internal("mirror hold", err)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO handoffs (id, conversation, channel, lang, state, priority, reason, flow,
-			slots, policy, agent, agents, announced, offered, resolved, outcome, queued_at, assigned_at, ended_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET state = excluded.state, priority = excluded.priority, agent = excluded.agent,
-			agents = excluded.agents, announced = excluded.announced, offered = excluded.offered, resolved = excluded.resolved,
-			outcome = excluded.outcome, assigned_at = excluded.assigned_at, ended_at = excluded.ended_at`,
-			h.ID, h.Conversation, h.Channel, h.Lang, h.State, h.Priority, h.Reason, h.Flow, string(slots), h.PolicyNumber,
-			h.Agent, string(agents), h.Announced, b2i(h.Offered), b2i(h.Resolved), h.Outcome, stamp(h.QueuedAt),
-			stampOrEmpty(h.AssignedAt), stampOrEmpty(h.EndedAt))
-		if err != nil {
-			return internal("mirror hold", err)
-		}
-		return nil
-	})
-}
