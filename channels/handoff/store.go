@@ -338,4 +338,3 @@ func parse(v string) time.Time {
 }
 
 func internal(op string, err error) error { return fmt.Errorf("handoff: %s: %w", op, err) }
-
