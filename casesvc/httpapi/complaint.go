@@ -26,12 +26,8 @@ func (s *server) handleListComplaints() http.Handler {
 			return
 		}
 		var err error
-		if f.Page, err = intParam(q.Get("page"), 1, 1, 1<<20); err != nil {
-			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "page must be a whole number from 1."))
-			return
-		}
-		if f.PerPage, err = intParam(q.Get("per_page"), 20, 1, 100); err != nil {
-			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "per_page must be a whole number from 1 to 100."))
+		if f.Page, f.PerPage, err = paging(q); err != nil {
+			s.error(w, r, err)
 			return
 		}
 		list, total, err := s.svc.Complaints(r.Context(), f)

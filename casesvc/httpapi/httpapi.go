@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -310,12 +311,8 @@ func (s *server) handleListCases() http.Handler {
 			Query:        q.Get("q"),
 		}
 		var err error
-		if f.Page, err = intParam(q.Get("page"), 1, 1, 1<<20); err != nil {
-			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "page must be a whole number from 1."))
-			return
-		}
-		if f.PerPage, err = intParam(q.Get("per_page"), 20, 1, 100); err != nil {
-			s.error(w, r, casesvc.Errorf(casesvc.EINVALID, "per_page must be a whole number from 1 to 100."))
+		if f.Page, f.PerPage, err = paging(q); err != nil {
+			s.error(w, r, err)
 			return
 		}
 		cases, total, err := s.svc.Cases(r.Context(), f)
@@ -330,6 +327,17 @@ func (s *server) handleListCases() http.Handler {
 		}
 		s.json(w, http.StatusOK, resp)
 	})
+}
+
+// paging reads the page (from 1) and per_page (1 to 100, default 20) parameters of a list.
+func paging(q url.Values) (page, perPage int, err error) {
+	if page, err = intParam(q.Get("page"), 1, 1, 1<<20); err != nil {
+		return 0, 0, casesvc.Errorf(casesvc.EINVALID, "page must be a whole number from 1.")
+	}
+	if perPage, err = intParam(q.Get("per_page"), 20, 1, 100); err != nil {
+		return 0, 0, casesvc.Errorf(casesvc.EINVALID, "per_page must be a whole number from 1 to 100.")
+	}
+	return page, perPage, nil
 }
 
 func intParam(v string, def, min, max int) (int, error) {
