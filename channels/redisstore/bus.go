@@ -44,7 +44,9 @@ type MessageReader interface {
 // BusConfig tunes the Bus; zero values take the defaults.
 type BusConfig struct {
 	Prefix string // must be the same on every node; default "claimline:"
-	// Buffer is how many messages a subscriber may fall behind before it is dropped; default 64.
+	// Buffer is how many messages a channel subscriber (Subscribe) may fall behind before it is
+	// dropped, and how many notifications wait for a subscriber while it catches up from the Store
+	// (beyond that it reads them from the Store too); default 64.
 	Buffer int
 	// Poll is the safety-net catch-up of every subscriber from the Store; default 5s.
 	Poll time.Duration
@@ -56,6 +58,11 @@ type BusConfig struct {
 
 // Bus is a channels.Bus between nodes on Redis pub/sub, made lossless by catching up from the Store
 // by seq (see above). Close it on shutdown.
+//
+// A node runs three goroutines whatever its number of subscribers: the publisher, the listener (which
+// calls each subscriber's func for the next message in seq order) and the safety poll. Reading a gap
+// from the Store runs in a goroutine of its own, only while there is one, so a slow read never holds
+// up the other subscribers.
 type Bus struct {
 	rdb   redis.UniversalClient
 	store MessageReader
@@ -79,13 +86,16 @@ type Bus struct {
 
 type busSub struct {
 	conv string
-	wake chan struct{} // cap 1
-	stop chan struct{}
+	fn   func(channels.Message) bool
+	end  func() // called when the bus closes (the channel form closes its channel); may be nil
 
-	mu      sync.Mutex
-	out     chan channels.Message
-	closed  bool
-	last    int64 // last seq passed on; -1 while unknown
+	// mu is held while fn runs: calls never overlap, and cancel returns only once fn is not running.
+	mu   sync.Mutex
+	gone bool  // cancelled, declined (fn returned false) or the bus closed: fn is not called again
+	last int64 // last seq passed on; -1 while unknown
+	// While busy, a catch-up (settle) owns the subscriber and notifications wait in notes; catchup
+	// asks it to read the Store to the end.
+	busy    bool
 	notes   []channels.Message
 	catchup bool
 }
@@ -115,13 +125,15 @@ func NewBus(rdb redis.UniversalClient, store MessageReader, cfg BusConfig) (*Bus
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.ps = rdb.Subscribe(b.ctx)
 	ch := b.ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.publisher()
 	go b.listen(ch)
+	go b.poll()
 	return b, nil
 }
 
-// Close stops the Bus: subscribers' channels are closed (they resubscribe elsewhere and catch up).
+// Close stops the Bus: channel subscribers' channels are closed (they resubscribe elsewhere and catch
+// up); func subscribers are not called again.
 func (b *Bus) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -129,21 +141,31 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
+	all := b.allLocked()
+	b.subs = map[string]map[*busSub]struct{}{}
+	b.mu.Unlock()
+	for _, s := range all {
+		s.mu.Lock()
+		s.gone = true
+		s.mu.Unlock()
+		if s.end != nil {
+			s.end()
+		}
+	}
+	b.cancel()
+	err := b.ps.Close()
+	b.wg.Wait()
+	return err
+}
+
+func (b *Bus) allLocked() []*busSub {
 	var all []*busSub
 	for _, set := range b.subs {
 		for s := range set {
 			all = append(all, s)
 		}
 	}
-	b.subs = map[string]map[*busSub]struct{}{}
-	b.mu.Unlock()
-	for _, s := range all {
-		s.close()
-	}
-	b.cancel()
-	err := b.ps.Close()
-	b.wg.Wait()
-	return err
+	return all
 }
 
 // Publish queues msg for every subscriber of its conversation on every node; it never blocks.
@@ -201,7 +223,7 @@ func (b *Bus) listen(ch <-chan any) {
 			if x.Kind == "subscribe" {
 				conv := strings.TrimSuffix(strings.TrimPrefix(x.Channel, prefix), "}")
 				for _, s := range b.local(conv) {
-					s.note(nil)
+					b.note(s, nil)
 				}
 			}
 		case *redis.Message:
@@ -210,7 +232,40 @@ func (b *Bus) listen(ch <-chan any) {
 				continue
 			}
 			for _, s := range b.local(m.Conversation) {
-				s.note(&m)
+				b.note(s, &m)
+			}
+		}
+	}
+}
+
+// poll is the safety net: every Poll, each subscriber catches up from the Store, one after another on
+// this goroutine.
+func (b *Bus) poll() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		all := b.allLocked()
+		b.mu.Unlock()
+		for _, s := range all {
+			if b.ctx.Err() != nil {
+				return
+			}
+			s.mu.Lock()
+			s.catchup = true
+			own := !s.busy && !s.gone
+			if own {
+				s.busy = true
+			}
+			s.mu.Unlock()
+			if own {
+				b.settle(s)
 			}
 		}
 	}
@@ -228,15 +283,32 @@ func (b *Bus) local(conv string) []*busSub {
 
 // Subscribe returns a channel of the conversation's messages stored from now on.
 func (b *Bus) Subscribe(conversation string) (<-chan channels.Message, func()) {
-	s := &busSub{
-		conv: conversation, wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		out: make(chan channels.Message, b.cfg.Buffer), last: -1,
+	cs := channels.NewChanSub(b.cfg.Buffer)
+	cancel := b.subscribe(conversation, cs.Put, cs.Close)
+	return cs.C(), func() {
+		cancel()
+		cs.Close()
 	}
+}
+
+// SubscribeFunc calls fn with the conversation's messages stored from now on, each once, in seq
+// order: from the node's listener for the next seq, from a catch-up's goroutine (or the poll's) for
+// what it read from the Store.
+func (b *Bus) SubscribeFunc(conversation string, fn func(channels.Message) bool) (cancel func()) {
+	return b.subscribe(conversation, fn, nil)
+}
+
+func (b *Bus) subscribe(conversation string, fn func(channels.Message) bool, end func()) func() {
+	// Busy until where the transcript stands is known: a notification that comes first (even one sent
+	// before this subscription, still on its way) waits, and is then passed on only if it is new.
+	s := &busSub{conv: conversation, fn: fn, end: end, last: -1, busy: true}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		s.close()
-		return s.out, func() {}
+		if end != nil {
+			end()
+		}
+		return func() {}
 	}
 	if b.subs[conversation] == nil {
 		b.subs[conversation] = map[*busSub]struct{}{}
@@ -246,39 +318,49 @@ func (b *Bus) Subscribe(conversation string) (<-chan channels.Message, func()) {
 	// Listen first, then read where the transcript stands: nothing stored in between is missed.
 	b.reconcile(conversation)
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-	if c, err := b.store.Conversation(ctx, conversation); err == nil {
-		s.mu.Lock()
-		if s.last < 0 {
-			s.last = c.LastSeq
-		}
-		s.mu.Unlock()
-	} else if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
-		s.mu.Lock()
-		s.last = 0
-		s.mu.Unlock()
-	} // else: unknown; the first notification sets the start
+	c, err := b.store.Conversation(ctx, conversation)
 	cancel()
-	b.wg.Add(1)
-	go b.pump(s)
+	s.mu.Lock()
+	switch {
+	case err == nil:
+		s.last = c.LastSeq
+	case casesvc.ErrorCode(err) == casesvc.ENOTFOUND:
+		s.last = 0
+	} // else: unknown; the first notification sets the start
+	pending := len(s.notes) > 0 || s.catchup
+	s.busy = pending
+	s.mu.Unlock()
+	if pending { // not on the subscriber's goroutine: fn may take its locks
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.settle(s)
+		}()
+	}
 	var once sync.Once
-	return s.out, func() {
+	return func() {
 		once.Do(func() {
-			close(s.stop)
+			s.mu.Lock()
+			s.gone = true
+			s.mu.Unlock()
 			b.remove(s)
 		})
 	}
 }
 
-// remove forgets a subscriber, closes its channel and leaves the pub/sub channel when it was the last.
+// remove forgets a subscriber and leaves the pub/sub channel when it was the last; s.gone is set.
 func (b *Bus) remove(s *busSub) {
 	b.mu.Lock()
+	if _, ok := b.subs[s.conv][s]; !ok {
+		b.mu.Unlock()
+		return
+	}
 	delete(b.subs[s.conv], s)
 	if len(b.subs[s.conv]) == 0 {
 		delete(b.subs, s.conv)
 	}
 	closed := b.closed
 	b.mu.Unlock()
-	s.close()
 	if !closed {
 		b.reconcile(s.conv)
 	}
@@ -304,50 +386,69 @@ func (b *Bus) reconcile(conv string) {
 	}
 }
 
-// note queues a notification (nil: catch up from the store) and wakes the pump.
-func (s *busSub) note(m *channels.Message) {
+// note takes a notification (nil: catch up from the Store). The next message in seq order goes to fn
+// at once, on the listener; anything else (a gap, a catch-up, or one already running) is left to a
+// catch-up goroutine, so the listener never waits for the Store.
+func (b *Bus) note(s *busSub, m *channels.Message) {
 	s.mu.Lock()
-	if m == nil || len(s.notes) >= cap(s.out) {
-		s.catchup, s.notes = true, nil
-	} else {
-		s.notes = append(s.notes, *m)
+	switch {
+	case s.gone:
+	case s.busy:
+		s.queueLocked(m, b.cfg.Buffer)
+	case m != nil && (s.last < 0 || m.Seq == s.last+1):
+		ok := s.fn(*m)
+		if ok {
+			s.last = m.Seq
+		} else {
+			s.gone = true
+		}
+		s.mu.Unlock()
+		if !ok { // leaving the pub/sub channel is a round trip: not on the listener
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				b.remove(s)
+			}()
+		}
+		return
+	case m != nil && m.Seq <= s.last:
+		// seen
+	default:
+		s.queueLocked(m, b.cfg.Buffer)
+		s.busy = true
+		s.mu.Unlock()
+		b.wg.Add(1) // the listener is counted, so Close's Wait cannot have returned
+		go func() {
+			defer b.wg.Done()
+			b.settle(s)
+		}()
+		return
 	}
 	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
-// close closes the subscriber's channel once.
-func (s *busSub) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.out)
+// queueLocked keeps a notification for the running catch-up; too many, and it reads them all from the
+// Store instead. s.mu must be held.
+func (s *busSub) queueLocked(m *channels.Message, limit int) {
+	if m == nil || len(s.notes) >= limit {
+		s.catchup, s.notes = true, nil
+		return
 	}
+	s.notes = append(s.notes, *m)
 }
 
-// pump passes a subscriber's messages on in seq order, reading gaps from the store.
-func (b *Bus) pump(s *busSub) {
-	defer b.wg.Done()
-	t := time.NewTicker(b.cfg.Poll)
-	defer t.Stop()
+// settle runs a busy subscriber's catch-up: it passes on the queued notifications in seq order,
+// reading gaps from the Store, until none is left, then lets the listener pass messages on again.
+func (b *Bus) settle(s *busSub) {
 	for {
-		poll := false
-		select {
-		case <-s.stop:
-			return
-		case <-b.ctx.Done():
-			return
-		case <-s.wake:
-		case <-t.C:
-			poll = true
-		}
 		s.mu.Lock()
-		notes, catchup := s.notes, s.catchup || poll
+		notes, catchup := s.notes, s.catchup
 		s.notes, s.catchup = nil, false
+		if s.gone || b.ctx.Err() != nil || (len(notes) == 0 && !catchup) {
+			s.busy = false
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		sort.SliceStable(notes, func(i, j int) bool { return notes[i].Seq < notes[j].Seq })
 		ok := true
@@ -360,7 +461,10 @@ func (b *Bus) pump(s *busSub) {
 			ok = b.catchUp(s, 0)
 		}
 		if !ok {
-			b.remove(s) // dropped (too slow) or closed
+			s.mu.Lock()
+			s.busy = false
+			s.mu.Unlock()
+			b.remove(s) // declined or cancelled
 			return
 		}
 	}
@@ -393,9 +497,12 @@ func (b *Bus) catchUp(s *busSub, until int64) bool {
 		if err != nil {
 			return true // nothing known yet; try at the next wake-up
 		}
-		last = c.LastSeq
+		// Only if still unknown: this read may end after Subscribe's own, and must not skip what was
+		// stored in between.
 		s.mu.Lock()
-		s.last = last
+		if s.last < 0 {
+			s.last = c.LastSeq
+		}
 		s.mu.Unlock()
 		return true
 	}
@@ -422,25 +529,22 @@ func (b *Bus) catchUp(s *busSub, until int64) bool {
 	return true
 }
 
-// send passes m on without blocking; a full channel drops the subscriber (false).
+// send calls fn with m unless it was passed on already; false when the subscriber is gone.
 func (s *busSub) send(m channels.Message) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.gone {
 		return false
 	}
 	if m.Seq <= s.last && s.last >= 0 {
 		return true
 	}
-	select {
-	case s.out <- m:
-		s.last = m.Seq
-		return true
-	default:
-		s.closed = true
-		close(s.out)
+	if !s.fn(m) {
+		s.gone = true
 		return false
 	}
+	s.last = m.Seq
+	return true
 }
 
 // Interface guards
