@@ -226,7 +226,8 @@ type Service struct {
 	listeners map[int]func(Event)
 	nextL     int
 
-	seen seenCache // conversations already noted in handoff_conversations
+	seen  seenCache  // conversations already noted in handoff_conversations
+	notes *noteQueue // embedded: notes not written yet (noteConversation); nil with Redis
 }
 
 type effect struct {
@@ -278,6 +279,8 @@ func New(cfg Config) (*Service, error) {
 	for _, h := range holds {
 		s.holds[h.Conversation] = h
 	}
+	s.notes = newNoteQueue()
+	go s.noteLoop()
 	return s, nil
 }
 
@@ -294,6 +297,10 @@ func (s *Service) Attach(r *channels.Router) {
 func (s *Service) Close() error {
 	if s.sh != nil {
 		s.sh.close()
+	}
+	if s.notes != nil {
+		s.notes.close()
+		s.flushNotes(context.Background()) // what the loop left
 	}
 	return s.db.close()
 }

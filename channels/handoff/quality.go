@@ -133,22 +133,153 @@ func (c *seenCache) add(id string) bool {
 	return true
 }
 
-// noteConversation records that the customer wrote in a conversation (once).
+// noteConversation records that the customer wrote in a conversation (once per process).
+//
+// The embedded deployment does not write it here: Intercept runs in every customer turn, and a
+// write of its own on the handoff's connection to channels.db took SQLite's write lock away from
+// the conversation store's writer (turns waited tens of milliseconds on the busy handler, and each
+// such write made the store drop its conversation cache, since another connection had written the
+// file). The note is queued instead and written by noteLoop, a batch per transaction, shortly after
+// (noteDelay) or at once when noteBatch are waiting; every read of handoff_conversations writes the
+// queue first (flushNotes), so the figures, samples and records never miss a queued note, and Close
+// writes what is left. A crash loses the notes of the last noteDelay at most: those conversations
+// are noted again at their customer's next message (with its time), which the figures tolerate.
 func (s *Service) noteConversation(ctx context.Context, conversation, channel string, at time.Time) {
 	if !s.seen.add(conversation) {
 		return
 	}
 	if s.sh != nil {
+		// Redis: one round trip, no SQLite lock taken; other nodes read it at once.
 		s.sh.noteConversation(ctx, s, conversation, channel, at)
 		return
 	}
-	res, err := s.db.w.ExecContext(context.WithoutCancel(ctx), `INSERT INTO handoff_conversations (conversation, channel, first_at)
-		VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, conversation, channel, fixedStamp(at))
-	if err != nil {
-		s.log.Warn("handoff: note conversation", "conversation", conversation, "err", err)
+	s.notes.add(convNote{conversation: conversation, channel: channel, first: fixedStamp(at)})
+}
+
+const (
+	// noteDelay is how long a queued note may wait for others before it is written.
+	noteDelay = 100 * time.Millisecond
+	// noteBatch is how many queued notes are written at once without waiting.
+	noteBatch = 256
+)
+
+type convNote struct{ conversation, channel, first string }
+
+// noteQueue holds the notes not written yet (see noteConversation).
+type noteQueue struct {
+	mu      sync.Mutex
+	pending []convNote
+	kick    chan struct{} // the first note of a batch arrived
+	full    chan struct{} // noteBatch notes are waiting
+	stop    chan struct{}
+	stopped chan struct{}
+	// writing serialises the writes, so a flushNotes that returns has seen every earlier note
+	// written, including those a concurrent noteLoop had taken.
+	writing   sync.Mutex
+	closeOnce sync.Once
+}
+
+func newNoteQueue() *noteQueue {
+	return &noteQueue{kick: make(chan struct{}, 1), full: make(chan struct{}, 1), stop: make(chan struct{}),
+		stopped: make(chan struct{})}
+}
+
+// close stops noteLoop (idempotent); the caller writes what is left.
+func (q *noteQueue) close() {
+	q.closeOnce.Do(func() { close(q.stop) })
+	<-q.stopped
+}
+
+func (q *noteQueue) add(n convNote) {
+	q.mu.Lock()
+	q.pending = append(q.pending, n)
+	l := len(q.pending)
+	q.mu.Unlock()
+	if l == 1 {
+		signal(q.kick)
+	}
+	if l >= noteBatch {
+		signal(q.full)
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// noteLoop writes the queued notes, a batch at a time, until Close.
+func (s *Service) noteLoop() {
+	q := s.notes
+	defer close(q.stopped)
+	t := time.NewTimer(noteDelay)
+	t.Stop()
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-q.kick:
+		case <-q.full:
+		}
+		t.Reset(noteDelay)
+		select {
+		case <-q.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		case <-q.full:
+			t.Stop()
+		}
+		s.flushNotes(context.Background())
+	}
+}
+
+// flushNotes writes the queued notes in one transaction (see noteConversation) and counts the
+// conversations that were new to the table. A failed write is logged and its notes dropped, as a
+// failed single write was.
+func (s *Service) flushNotes(ctx context.Context) {
+	q := s.notes
+	if q == nil {
 		return
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	q.writing.Lock()
+	defer q.writing.Unlock()
+	q.mu.Lock()
+	batch := q.pending
+	q.pending = nil
+	q.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	added := 0
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+		added = 0
+		st, err := tx.PrepareContext(ctx, `INSERT INTO handoff_conversations (conversation, channel, first_at)
+			VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, n := range batch {
+			res, err := st.ExecContext(ctx, n.conversation, n.channel, n.first)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				added++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("handoff: note conversations", "conversations", len(batch), "err", err)
+		return
+	}
+	for range added {
 		s.cfg.Metrics.conversation()
 	}
 }
@@ -272,6 +403,7 @@ func (s *Service) ConversationRecord(ctx context.Context, conversation string) (
 	if s.sh != nil {
 		return s.sh.conversationRecord(ctx, conversation)
 	}
+	s.flushNotes(ctx)
 	var r ConversationRecord
 	var first string
 	err := s.db.w.QueryRowContext(ctx, `SELECT conversation, channel, first_at FROM handoff_conversations WHERE conversation = ?`,
@@ -296,6 +428,7 @@ func (s *Service) Sample(ctx context.Context, f SampleFilter) (picked []Conversa
 		}
 		return s.pick(ctx, all, f.Count)
 	}
+	s.flushNotes(ctx)
 	q := `SELECT c.conversation, c.channel, c.first_at FROM handoff_conversations c
 		WHERE c.first_at >= ? AND NOT EXISTS (SELECT 1 FROM quality_reviews r WHERE r.conversation = c.conversation)`
 	args := []any{fixedStamp(f.Since)}
@@ -583,6 +716,7 @@ func (s *Service) BotFigures(ctx context.Context, since time.Time) (BotFigures, 
 		}
 		return botRates(f, handed, missed), nil
 	}
+	s.flushNotes(ctx)
 	err := s.db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM handoff_conversations WHERE first_at >= ?`,
 		fixedStamp(since)).Scan(&f.Conversations)
 	if err != nil {
