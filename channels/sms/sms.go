@@ -1,7 +1,9 @@
 // Package sms is the SMS channel through Twilio (spec/http-api.md 1.5): the inbound message webhook
 // POST /sms/twilio, the delivery status callback POST /sms/twilio/status, and a channels.Sender that
 // sends replies through Twilio's Messages API. It is the only package that imports twilio-go, and of
-// it only rest/api/v2010 (CreateMessage) and client (credentials, the request validator, errors).
+// it only rest/api/v2010 (CreateMessage) and client (credentials, errors). The webhook signature is
+// checked by signature.go, which accepts exactly what client's RequestValidator accepts (a test
+// compares them) at a fraction of its cost.
 //
 // Lifecycle: New (opens the suppression list sms.db; nothing runs yet) → Router.RegisterSender(
 // channels.ChannelSMS, a, a.Capabilities()) before Router.Recover → Register(mux) → serve →
@@ -101,6 +103,11 @@ type Adapter struct {
 
 	db *sql.DB
 
+	recent recentOffers // the last offered choices per conversation (lastOutbound)
+	// signBases are PublicURL's two spellings a webhook may be signed over; tokenKey the HMAC key.
+	signBases [2]string
+	tokenKey  []byte
+
 	// Status callbacks that overtook the outbox's own record of the SID are retried a few times.
 	bg       sync.WaitGroup
 	bgCtx    context.Context
@@ -153,6 +160,7 @@ func New(cfg Config) (*Adapter, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.signBases, a.tokenKey = signedBases(a.publicURL), []byte(a.token)
 	a.apiTimeout = 20 * time.Second
 	var baseRT http.RoundTripper = http.DefaultTransport
 	if cfg.HTTPClient != nil {

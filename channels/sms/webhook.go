@@ -7,10 +7,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
-
-	"github.com/twilio/twilio-go/client"
 
 	"claimline/casesvc"
 	"claimline/channels"
@@ -50,12 +49,7 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request, path string) 
 		params[k] = v[0]
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	signedURL := a.publicURL + path
-	if r.URL.RawQuery != "" {
-		signedURL += "?" + r.URL.RawQuery
-	}
-	validator := client.NewRequestValidator(a.token)
-	if sig == "" || !validator.Validate(signedURL, params, sig) {
+	if sig == "" || !a.validSignature(path, r.URL.RawQuery, r.PostForm, sig) {
 		a.log.Warn("sms webhook: bad signature", "path", path, "signed", sig != "")
 		twimlError(w, http.StatusForbidden)
 		return nil, false
@@ -88,7 +82,10 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	last := a.lastOutbound(ctx, conv)
-	lang := langOf(last)
+	lang := "zh-TW" // langOf(nil)
+	if last != nil {
+		lang = last.lang
+	}
 
 	switch keyword(body, from) {
 	case kwStop:
@@ -132,8 +129,8 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		Channel: channels.ChannelSMS, Contact: from, ClientID: ClientIDPrefix + sid,
 		Text: body, Attachments: atts, ReceivedAt: time.Now(),
 	}
-	if last != nil && len(last.Buttons) > 0 && body != "" {
-		if v, ok := choice(last.Buttons, body); ok {
+	if last != nil && len(last.buttons) > 0 && body != "" {
+		if v, ok := choice(last.buttons, body); ok {
 			in.Action = v
 		}
 	}
@@ -150,6 +147,8 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 	}
 	if dup {
 		a.log.Info("sms duplicate webhook", "conversation", msg.Conversation, "seq", msg.Seq)
+	} else {
+		a.stored(msg.Conversation, msg.Seq)
 	}
 	a.twiml(w, from, "")
 }
@@ -251,22 +250,106 @@ func receiptStatus(s string) (status string, known bool) {
 	return "", false
 }
 
-// lastOutbound returns the conversation's latest message to the customer within the last
-// choiceWindow messages, or nil.
-func (a *Adapter) lastOutbound(ctx context.Context, conv *channels.Conversation) *channels.Message {
+// lastOutbound returns what the handler needs of the conversation's latest message to the customer
+// within the last choiceWindow messages (its choices and language), or nil.
+//
+// It used to read the last choiceWindow messages on every inbound SMS. Stored messages never change
+// and seqs have no gaps, so the answer as of seq L, with the answer as of an earlier seq L0, needs
+// only the messages after L0: a.recent keeps, per conversation, the answer as of the last seq seen,
+// and an inbound reads only what was stored since (usually the replies of the previous turn; nothing
+// when the previous inbound's turn has not run yet). The answer is the same as reading the window.
+func (a *Adapter) lastOutbound(ctx context.Context, conv *channels.Conversation) *offered {
 	if conv == nil {
 		return nil
 	}
-	msgs, err := a.router.MessagesAfter(ctx, conv.ID, max(0, conv.LastSeq-choiceWindow), choiceWindow)
-	if err != nil {
+	last := conv.LastSeq
+	from := max(0, last-choiceWindow) // the window is (from, last]
+	known, ok := a.recent.get(conv.ID)
+	if ok && known.seen <= last && known.seen >= from {
+		if known.seen < last {
+			msgs, err := a.router.MessagesAfter(ctx, conv.ID, known.seen, int(last-known.seen))
+			if err != nil {
+				return nil
+			}
+			known = known.after(msgs, last)
+		}
+	} else {
+		msgs, err := a.router.MessagesAfter(ctx, conv.ID, from, choiceWindow)
+		if err != nil {
+			return nil
+		}
+		known = offered{}.after(msgs, last)
+	}
+	a.recent.put(conv.ID, known)
+	if known.seq == 0 || known.seq <= from {
 		return nil
 	}
+	return &known
+}
+
+// offered is the latest outbound message (seq, choices, language) as of seen; seq 0: none.
+type offered struct {
+	seen    int64
+	seq     int64
+	buttons []channels.Button
+	lang    string
+}
+
+// after is o moved on by msgs (read after o.seen, in seq order) to seen.
+func (o offered) after(msgs []channels.Message, seen int64) offered {
 	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Direction == channels.DirOut {
-			return &msgs[i]
+		if m := msgs[i]; m.Direction == channels.DirOut && m.Seq <= seen {
+			o = offered{seq: m.Seq, buttons: m.Buttons, lang: langOf(&m)}
+			break
 		}
 	}
-	return nil
+	o.seen = seen
+	return o
+}
+
+// stored tells recent that the inbound just stored as seq follows what it knew (as of seq-1), so
+// the next lookup need not read it again.
+func (a *Adapter) stored(conversation string, seq int64) {
+	a.recent.advance(conversation, seq-1, seq)
+}
+
+// recentOffers is the per-conversation cache of lastOutbound, bounded: cleared when full (every
+// entry can be read again).
+type recentOffers struct {
+	mu sync.Mutex
+	m  map[string]offered
+}
+
+const recentMax = 50_000
+
+func (c *recentOffers) get(id string) (offered, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[id]
+	return o, ok
+}
+
+// put keeps the newest answer (concurrent webhooks of one conversation may finish out of order).
+func (c *recentOffers) put(id string, o offered) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[id]; ok && old.seen >= o.seen {
+		return
+	}
+	if c.m == nil || len(c.m) >= recentMax {
+		c.m = make(map[string]offered)
+	}
+	c.m[id] = o
+}
+
+// advance moves the answer as of from on to seen when nothing outbound came between.
+func (c *recentOffers) advance(id string, from, seen int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.m[id]; ok && o.seen == from {
+		o.seen = seen
+		c.m[id] = o
+	}
 }
 
 // choice maps a reply to one of the offered buttons: its number ("1", "１") through

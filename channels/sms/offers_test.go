@@ -1,0 +1,128 @@
+package sms
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"claimline/channels"
+	"claimline/channels/sqlitestore"
+	"claimline/dialog"
+)
+
+type noDialog struct{}
+
+func (noDialog) Turn(context.Context, []byte, dialog.Input) ([]byte, []dialog.Reply, error) {
+	return nil, nil, nil
+}
+
+// lastOutbound with its per-conversation memory answers what reading the whole window answers,
+// whatever mix of inbound messages, replies with and without choices, and lookups happens.
+func TestLastOutboundMatchesWindow(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlitestore.New(filepath.Join(dir, "channels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	router, err := channels.NewRouter(channels.RouterConfig{Store: st, Dialog: noDialog{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := New(Config{AccountSID: "AC1", AuthToken: "tok", From: "+886900000000", PublicURL: "https://x.example",
+		Router: router, DBPath: filepath.Join(dir, "sms.db"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	conv, _, err := st.OpenConversation(ctx, channels.ChannelSMS, "+886911111111", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the answer of the code before the memory: read the window, take the last outbound
+	window := func(c *channels.Conversation) *channels.Message {
+		msgs, err := st.MessagesAfter(ctx, c.ID, max(0, c.LastSeq-choiceWindow), choiceWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if msgs[i].Direction == channels.DirOut {
+				return &msgs[i]
+			}
+		}
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lastIn int64
+	turn := func(step int) {
+		var replies []channels.Message
+		for i := range 1 + rng.IntN(3) {
+			r := channels.Message{From: channels.FromBot, Text: fmt.Sprintf("reply %d %d", step, i)}
+			if rng.IntN(2) == 0 {
+				r.Text = fmt.Sprintf("請選擇 %d", step)
+			}
+			if rng.IntN(3) == 0 {
+				r.Buttons = []channels.Button{{Label: "確認", Value: fmt.Sprintf("v%d", step)}}
+			}
+			replies = append(replies, r)
+		}
+		if _, err := st.CommitTurn(ctx, channels.Turn{Conversation: conv.ID, InboundSeq: lastIn, Replies: replies,
+			At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		lastIn = 0
+	}
+	for step := range 600 {
+		switch k := rng.IntN(10); {
+		case k < 4: // a customer message, through the handler's path (lookup, store, stored)
+			c, err := st.FindConversation(ctx, channels.ChannelSMS, "+886911111111")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.lastOutbound(ctx, c)
+			if lastIn > 0 && rng.IntN(3) == 0 {
+				turn(step) // the previous message's turn commits between the lookup and the store
+			}
+			m, _, err := st.AppendInbound(ctx, c.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: c.Contact,
+				ClientID: fmt.Sprintf("sms:%d", step), Text: "好", ReceivedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rng.IntN(4) > 0 {
+				a.stored(m.Conversation, m.Seq)
+			}
+			lastIn = m.Seq
+		case k < 5 && rng.IntN(3) == 0: // a long silence of inbound messages stored elsewhere
+			for range choiceWindow + rng.IntN(5) {
+				m, _, err := st.AppendInbound(ctx, conv.ID, channels.Inbound{Channel: channels.ChannelSMS,
+					Contact: conv.Contact, ClientID: fmt.Sprintf("other:%d:%d", step, rng.Int()), Text: "x", ReceivedAt: time.Now()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lastIn = m.Seq
+			}
+		case k < 9 && lastIn > 0: // the turn of the last inbound: replies, maybe with choices
+			turn(step)
+		}
+		c, err := st.FindConversation(ctx, channels.ChannelSMS, "+886911111111")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := a.lastOutbound(ctx, c), window(c)
+		switch {
+		case got == nil && want == nil:
+		case got == nil || want == nil:
+			t.Fatalf("step %d (last seq %d): got %+v, want %+v", step, c.LastSeq, got, want)
+		case got.seq != want.Seq || !slices.Equal(got.buttons, want.Buttons) || got.lang != langOf(want):
+			t.Fatalf("step %d: got %+v, want seq %d %v %s", step, got, want.Seq, want.Buttons, langOf(want))
+		}
+	}
+}
