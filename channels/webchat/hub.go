@@ -2,7 +2,6 @@ package webchat
 
 import (
 	"net"
-	"reflect"
 	"sync"
 	"time"
 
@@ -11,46 +10,37 @@ import (
 
 // This file holds what the web chat connections share, so an idle connection holds as little as
 // possible: the conversation hubs (one bus subscription per conversation, whatever number of tabs
-// has it open, received by a goroutine per 64 conversations), the ping wheel (one timer for every
-// connection) and the corked socket that turns a batch of frames into one write.
+// has it open, called back by the bus: no goroutine and no buffer of its own), the ping wheel (one
+// timer for every connection) and the corked socket that turns a batch of frames into one write.
 
 // hub is the one bus subscription of a conversation that has web chat connections; every live
-// message it receives is handed, encoded once (lazily, by the first writer that needs it), to each
-// of its connections.
+// message the bus hands it is queued, encoded once (lazily, by the first writer that needs it), on
+// each of its connections.
 type hub struct {
-	conv   string
-	conns  []*conn // guarded by Server.hubMu, like the rest
-	sub    <-chan channels.Message
-	unsub  func()
+	s     *Server
+	conv  string
+	unsub func() // set under Server.hubMu before any leave can see the hub
+
+	// mu guards conns and closed. Lock order: the bus's lock (deliver runs under it), then mu, then
+	// a conn's mu; Server.hubMu is taken before mu and never under it.
+	mu     sync.Mutex
+	conns  []*conn
 	closed bool
-	shard  *hubShard
 }
-
-// hubShard is one goroutine receiving for up to hubsPerShard hubs (reflect.Select over their bus
-// channels), instead of a goroutine per conversation: the bus hands out channels, and an idle
-// goroutine per conversation would cost more than the rest of an idle connection. A bus that called
-// back instead of filling a channel would need none of this (see docs/performance.md).
-type hubShard struct {
-	hubs    []*hub        // guarded by Server.hubMu
-	version int           // bumped on every change of hubs (or of a hub's channel)
-	wake    chan struct{} // tells the goroutine to pick up a change
-	gone    bool          // the goroutine ended (no hub left)
-}
-
-// hubsPerShard bounds the cases of one select: each message costs a select over all of them.
-const hubsPerShard = 64
 
 // join adds c to its conversation's hub, subscribing when it is the first connection.
 func (s *Server) join(c *conn, conv string) {
 	s.hubMu.Lock()
 	h := s.hubs[conv]
 	if h == nil {
-		h = &hub{conv: conv}
-		h.sub, h.unsub = s.router.Subscribe(conv)
+		h = &hub{s: s, conv: conv}
 		s.hubs[conv] = h
-		s.shardFor(h)
+		// Under hubMu, so no leave runs before unsub is set; deliver never takes hubMu.
+		h.unsub = s.router.SubscribeFunc(conv, h.deliver)
 	}
+	h.mu.Lock()
 	h.conns = append(h.conns, c)
+	h.mu.Unlock()
 	s.hubMu.Unlock()
 
 	c.mu.Lock()
@@ -64,37 +54,11 @@ func (s *Server) join(c *conn, conv string) {
 	}
 }
 
-// shardFor puts a new hub in a shard with room, starting one if none has; s.hubMu held.
-func (s *Server) shardFor(h *hub) {
-	var sh *hubShard
-	for _, x := range s.shards {
-		if len(x.hubs) < hubsPerShard {
-			sh = x
-			break
-		}
-	}
-	if sh == nil {
-		sh = &hubShard{wake: make(chan struct{}, 1)}
-		s.shards = append(s.shards, sh)
-		go s.runShard(sh)
-	}
-	h.shard = sh
-	sh.hubs = append(sh.hubs, h)
-	sh.changed()
-}
-
-func (sh *hubShard) changed() {
-	sh.version++
-	select {
-	case sh.wake <- struct{}{}:
-	default:
-	}
-}
-
 // leave removes c from h, unsubscribing when it was the last connection.
 func (s *Server) leave(h *hub, c *conn) {
 	var unsub func()
 	s.hubMu.Lock()
+	h.mu.Lock()
 	for i, x := range h.conns {
 		if x == c {
 			last := len(h.conns) - 1
@@ -109,100 +73,30 @@ func (s *Server) leave(h *hub, c *conn) {
 		delete(s.hubs, h.conv)
 		unsub = h.unsub
 	}
+	h.mu.Unlock()
 	s.hubMu.Unlock()
 	if unsub != nil {
-		unsub() // closes h.sub: the shard drops the hub
+		unsub()
 	}
 }
 
-// runShard receives the live messages of the shard's hubs until it has none left.
-func (s *Server) runShard(sh *hubShard) {
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(sh.wake)}}
-	var hubs []*hub
-	seen := -1
-	for {
-		s.hubMu.Lock()
-		if sh.version != seen {
-			if len(sh.hubs) == 0 {
-				sh.gone = true
-				for i, x := range s.shards {
-					if x == sh {
-						s.shards = append(s.shards[:i], s.shards[i+1:]...)
-						break
-					}
-				}
-				s.hubMu.Unlock()
-				return
-			}
-			hubs = append(hubs[:0], sh.hubs...)
-			for i := range cases[1:] {
-				cases[1+i] = reflect.SelectCase{}
-			}
-			cases = cases[:1]
-			for _, h := range hubs {
-				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(h.sub)})
-			}
-			seen = sh.version
-		}
-		s.hubMu.Unlock()
-		i, v, ok := reflect.Select(cases)
-		if i == 0 {
-			continue
-		}
-		h := hubs[i-1]
-		if !ok {
-			s.dropped(h)
-			continue
-		}
-		m := v.Interface().(channels.Message)
-		s.deliver(h, &m)
-	}
-}
-
-// dropped: h's channel was closed, by leave (the hub is gone) or by the bus (it fell behind).
-func (s *Server) dropped(h *hub) {
-	s.hubMu.Lock()
-	defer s.hubMu.Unlock()
+// deliver is the hub's bus callback: it queues one live message on the conversation's connections.
+// It runs on the publisher's goroutine (or the bus's), under the bus's lock, so it never blocks and
+// never calls the bus: a connection too slow to take the message is shut down on a goroutine of its
+// own, since shutting down leaves the hub, which may unsubscribe.
+func (h *hub) deliver(m channels.Message) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.closed {
-		sh := h.shard
-		for i, x := range sh.hubs {
-			if x == h {
-				last := len(sh.hubs) - 1
-				sh.hubs[i] = sh.hubs[last]
-				sh.hubs[last] = nil
-				sh.hubs = sh.hubs[:last]
-				break
-			}
-		}
-		sh.changed()
-		return
+		return false
 	}
-	// Subscribe again first, then every connection replays from the store what it may have missed.
-	h.sub, h.unsub = s.router.Subscribe(h.conv)
-	h.shard.changed()
-	for _, c := range h.conns {
-		c.gap()
-	}
-}
-
-// deliver hands one live message to the hub's connections.
-func (s *Server) deliver(h *hub, m *channels.Message) {
-	s.hubMu.Lock()
-	if h.closed {
-		s.hubMu.Unlock()
-		return
-	}
-	f := &sharedFrame{s: s, m: *m}
-	var slow []*conn
+	f := &sharedFrame{s: h.s, m: m}
 	for _, c := range h.conns {
 		if !c.live(f) {
-			slow = append(slow, c)
+			go c.tooSlow()
 		}
 	}
-	s.hubMu.Unlock()
-	for _, c := range slow {
-		c.tooSlow()
-	}
+	return true
 }
 
 // pingBuckets is the ping wheel's resolution: every PingInterval/pingBuckets one bucket of

@@ -73,9 +73,8 @@ type Server struct {
 	wheel      bool // the wheel's goroutine runs
 	closed     bool
 
-	hubMu  sync.Mutex
-	hubs   map[string]*hub // conversation → its live connections' shared subscription
-	shards []*hubShard     // the goroutines receiving for the hubs, each for up to hubsPerShard
+	hubMu sync.Mutex
+	hubs  map[string]*hub // conversation → its live connections' shared subscription
 }
 
 //go:embed static

@@ -137,7 +137,7 @@ func (f *sharedFrame) bytes() []byte {
 //     ever one writer, so gorilla's one-writer rule holds.
 //   - pings: the Server's shared wheel marks the connection and starts its writer.
 //   - live messages: the conversation's hub (one bus subscription per conversation, shared by its
-//     connections) calls live; replays (hello, a gap, a bus drop) run in a short-lived goroutine.
+//     connections) calls live; replays (hello, a gap) run in a short-lived goroutine.
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
@@ -444,7 +444,8 @@ func (c *conn) inbound(f inFrame) {
 }
 
 // live takes a message the conversation's hub received from the bus, in publish order. It is called
-// with s.hubMu held and never blocks; false means the client is too slow (the caller drops it).
+// with the hub's mu held, inside the bus's callback, and never blocks; false means the client is too
+// slow (the caller drops it).
 // Messages go out in seq order with no gaps and no repeats: one beyond the next seq means something
 // was skipped, and a replay from the store fills the gap.
 func (c *conn) live(f *sharedFrame) bool {
@@ -474,21 +475,6 @@ func (c *conn) live(f *sharedFrame) bool {
 		go c.catchUp()
 		return true
 	}
-}
-
-// gap: the hub's bus subscription was dropped (and is renewed); replay from the store.
-func (c *conn) gap() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dead {
-		return
-	}
-	if c.catching {
-		c.behind = true
-		return
-	}
-	c.catching, c.behind = true, false
-	go c.catchUp()
 }
 
 // catchUp queues the stored messages after c.last, waiting for room in the queue rather than
@@ -706,7 +692,7 @@ func (c *conn) write(ping bool, batch []outItem) bool {
 }
 
 // shutdown ends the connection once: the socket is closed (which ends the reader), the hub and the
-// ping wheel forget it. Never call it with c.mu or s.hubMu held.
+// ping wheel forget it. Never call it with c.mu, a hub's mu or s.hubMu held, nor from a bus callback.
 func (c *conn) shutdown() {
 	c.mu.Lock()
 	if c.dead {

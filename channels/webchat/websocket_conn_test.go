@@ -102,8 +102,9 @@ func eventually(d time.Duration, cond func() bool) bool {
 }
 
 func TestIdleConnectionsShareThePingWheel(t *testing.T) {
-	e := newEnv(t) // PingInterval 1s
-	const n = 70   // more than one receiver's worth of conversations (64)
+	bus := &countBus{MemoryBus: channels.NewMemoryBus(4)}
+	e := newEnvBus(t, bus, nil, nil) // PingInterval 1s
+	const n = 70
 	var pinged [n]atomic.Int32
 	for i := range n {
 		c := e.dial(t)
@@ -123,7 +124,8 @@ func TestIdleConnectionsShareThePingWheel(t *testing.T) {
 		}()
 	}
 	// One reader per connection, one ping wheel for all, and no writer while nothing is queued.
-	// Each connection has its own conversation here: their bus subscriptions share one receiver.
+	// Each connection has its own conversation here: one bus subscription each, called back by the
+	// bus, with no goroutine receiving for it.
 	if !eventually(3*time.Second, func() bool {
 		return goroutines("webchat.(*conn).writeLoop") == 0 && goroutines("webchat.(*conn).catchUp") == 0
 	}) {
@@ -135,8 +137,11 @@ func TestIdleConnectionsShareThePingWheel(t *testing.T) {
 	if got := goroutines("webchat.(*Server).pingWheel"); got != 1 {
 		t.Fatalf("%d ping wheels", got)
 	}
-	if got := goroutines("webchat.(*Server).runShard"); got != 2 {
+	if got := goroutines("webchat.(*hub)"); got != 0 {
 		t.Fatalf("%d bus receivers for %d conversations", got, n)
+	}
+	if got := bus.subs.Load(); got != n {
+		t.Fatalf("%d bus subscriptions for %d conversations", got, n)
 	}
 	// Every connection is pinged, about once per interval.
 	time.Sleep(2500 * time.Millisecond)
@@ -294,7 +299,8 @@ func TestSlowClientDroppedOthersUnaffectedAndResumes(t *testing.T) {
 }
 
 func TestTabsShareTheConversation(t *testing.T) {
-	e := newEnv(t)
+	bus := &countBus{MemoryBus: channels.NewMemoryBus(4)}
+	e := newEnvBus(t, bus, nil, nil)
 	a := e.dial(t)
 	w := a.hello(nil)
 	a.expect("message")
@@ -306,16 +312,16 @@ func TestTabsShareTheConversation(t *testing.T) {
 	if len(got) != 2 || got[0].Text != "from a" || got[1].Text != "echo:from a" {
 		t.Fatalf("tab b %+v", got)
 	}
-	if n := goroutines("webchat.(*Server).runShard"); n != 1 {
-		t.Fatalf("%d bus receivers for one conversation", n)
+	if n := bus.subs.Load(); n != 1 {
+		t.Fatalf("%d bus subscriptions for one conversation", n)
 	}
 	a.ws.Close()
 	b.send(map[string]string{"type": "message", "id": "m2", "text": "from b"})
 	b.exchange("m2", 5)
 	b.quiet()
 	b.ws.Close()
-	if !eventually(2*time.Second, func() bool { return goroutines("webchat.(*Server).runShard") == 0 }) {
-		t.Fatal("bus receiver left after the last connection closed")
+	if !eventually(2*time.Second, func() bool { return bus.subs.Load() == 0 }) {
+		t.Fatal("bus subscription left after the last connection closed")
 	}
 }
 
@@ -356,6 +362,48 @@ func TestBusDropResubscribesAndReplays(t *testing.T) {
 		c.send(map[string]string{"type": "message", "id": id, "text": id})
 		if fs := messages(c.exchange(id, int64(3+2*i))); fs[len(fs)-1].Text != "echo:"+id {
 			t.Fatalf("after drop %d: %+v", i, fs)
+		}
+	}
+	c.quiet()
+}
+
+// countBus is a MemoryBus that counts its live callback subscriptions.
+type countBus struct {
+	*channels.MemoryBus
+	subs atomic.Int64
+}
+
+func (b *countBus) SubscribeFunc(conv string, fn func(channels.Message) bool) func() {
+	b.subs.Add(1)
+	cancel := b.MemoryBus.SubscribeFunc(conv, fn)
+	var once sync.Once
+	return func() {
+		cancel()
+		once.Do(func() { b.subs.Add(-1) })
+	}
+}
+
+// lossyBus loses every customer message on the way to callback subscribers, as a notification path
+// may; the bot's reply after it shows the gap.
+type lossyBus struct{ *channels.MemoryBus }
+
+func (b lossyBus) SubscribeFunc(conv string, fn func(channels.Message) bool) func() {
+	return b.MemoryBus.SubscribeFunc(conv, func(m channels.Message) bool {
+		return m.Direction == channels.DirIn || fn(m)
+	})
+}
+
+func TestLostLiveMessagesAreReplayedInOrder(t *testing.T) {
+	e := newEnvBus(t, lossyBus{channels.NewMemoryBus(4)}, nil, nil)
+	c := e.dial(t)
+	c.hello(nil)
+	c.expect("message")
+	for i := range 3 {
+		id := fmt.Sprint("m", i)
+		c.send(map[string]string{"type": "message", "id": id, "text": id})
+		fs := messages(c.exchange(id, int64(3+2*i)))
+		if len(fs) != 2 || fs[0].Text != id || fs[1].Text != "echo:"+id {
+			t.Fatalf("turn %d: %+v", i, fs)
 		}
 	}
 	c.quiet()
