@@ -86,6 +86,13 @@ type Outbox struct {
 	pass sync.Mutex // one replay pass at a time
 	poke chan struct{}
 
+	// keys holds the idempotency key of every row of the outbox, whatever its state, so that known
+	// answers without SQL on every claim. It is exact because one process owns intake.db: Open loads
+	// every key, enqueue adds its key once the row is committed, and rows are never deleted; after a
+	// crash the next Open loads them again from the file.
+	keysMu sync.RWMutex
+	keys   map[string]struct{}
+
 	// afterFile, in tests, runs after an item is filed and before it is marked: an error there is a
 	// crash between the two.
 	afterFile func(key string) error
@@ -132,7 +139,29 @@ func Open(cfg Config) (*Outbox, error) {
 		db.Close()
 		return nil, fmt.Errorf("intake: %s: %w", cfg.Path, err)
 	}
-	return &Outbox{Cases: cfg.Cases, db: db, cfg: cfg, log: cfg.Logger, poke: make(chan struct{}, 1)}, nil
+	keys, err := loadKeys(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("intake: %s: %w", cfg.Path, err)
+	}
+	return &Outbox{Cases: cfg.Cases, db: db, cfg: cfg, log: cfg.Logger, poke: make(chan struct{}, 1), keys: keys}, nil
+}
+
+func loadKeys(ctx context.Context, db *sql.DB) (map[string]struct{}, error) {
+	rows, err := db.QueryContext(ctx, `SELECT key FROM intake`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := map[string]struct{}{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys[k] = struct{}{}
+	}
+	return keys, rows.Err()
 }
 
 // synchronous(FULL): an item acknowledged to the customer survives a power cut.
@@ -190,7 +219,7 @@ func Outage(err error) bool {
 
 // CreateCase files a claim, or queues it when the case service is unreachable (ErrQueued).
 func (o *Outbox) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.Case, error) {
-	if q, err := o.known(ctx, nc.IdempotencyKey); err == nil && q {
+	if o.known(nc.IdempotencyKey) {
 		return nil, queued(nc.IdempotencyKey)
 	}
 	c, err := o.Cases.CreateCase(ctx, nc)
@@ -202,7 +231,7 @@ func (o *Outbox) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.C
 
 // CreateComplaint files a complaint, or queues it when the case service is unreachable (ErrQueued).
 func (o *Outbox) CreateComplaint(ctx context.Context, nc casesvc.NewComplaint) (*casesvc.Complaint, error) {
-	if q, err := o.known(ctx, nc.IdempotencyKey); err == nil && q {
+	if o.known(nc.IdempotencyKey) {
 		return nil, queued(nc.IdempotencyKey)
 	}
 	c, err := o.Cases.CreateComplaint(ctx, nc)
@@ -218,13 +247,14 @@ func queued(key string) error {
 
 // known says the key is already in the outbox: a replayed confirm turn of a queued submission gets
 // "queued" again (its id comes, or came, as a notice) and never a second filing.
-func (o *Outbox) known(ctx context.Context, key string) (bool, error) {
+func (o *Outbox) known(key string) bool {
 	if key == "" {
-		return false, nil
+		return false
 	}
-	var n int
-	err := o.db.QueryRowContext(ctx, `SELECT count(*) FROM intake WHERE key = ?`, key).Scan(&n)
-	return n > 0, err
+	o.keysMu.RLock()
+	_, ok := o.keys[key]
+	o.keysMu.RUnlock()
+	return ok
 }
 
 // enqueue keeps a submission the case service could not take. When the outbox cannot keep it either,
@@ -245,6 +275,9 @@ func (o *Outbox) enqueue(ctx context.Context, kind, key, conversation string, pa
 			"kind", kind, "code", casesvc.ErrorCode(cause), "err", err)
 		return cause
 	}
+	o.keysMu.Lock()
+	o.keys[key] = struct{}{} // inserted now, or already there (ON CONFLICT)
+	o.keysMu.Unlock()
 	o.log.Warn("intake: case service unavailable; submission queued", "kind", kind, "code", casesvc.ErrorCode(cause))
 	return queued(key)
 }
