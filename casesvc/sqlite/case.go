@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,54 +18,77 @@ import (
 // The id's daily counter and the case row are written in one transaction. A repeated
 // IdempotencyKey is caught by the unique index (ON CONFLICT DO NOTHING), not by a prior lookup,
 // so two concurrent retries cannot both file a case; the loser rolls back, returning its counter.
+//
+// The claim is checked on the policy and the emergency as last decoded (refDocs), or as read from
+// the database when none is kept or the check fails on them; the transaction reads both again
+// (cheap on the writer's warm page cache) and, when either changed in between, checks and plans the
+// claim again on what is stored: a claim is always filed on the policy and event in force when it is
+// written. Everything it writes goes in one statement per table, and the case it returns is made
+// from what it wrote, not read back.
 func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.Case, error) {
 	now := s.now()
 	cat := s.cfg.Catalog
-	var pol *casesvc.Policy
+	var ref claimRefs
+	kept := false
 	if nc.PolicyNumber != "" {
-		p, err := s.Policy(ctx, nc.PolicyNumber)
-		if err != nil && casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+		var err error
+		if ref, kept = s.refs.keptPolicy(nc.PolicyNumber); !kept {
+			if ref.polText, ref.pol, err = s.readPolicy(ctx, nc.PolicyNumber); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
+		if !kept {
 			return nil, err
 		}
-		pol = p
-	}
-	if err := casesvc.ValidateNewCase(nc, pol, cat, now); err != nil {
-		return nil, err
-	}
-	actor := nc.Actor
-	if actor == "" {
-		actor = "bot"
-	}
-	required := cat.RequiredDocuments(nc.ClaimType, nc.Incident.Conditions)
-	priority, fastTrack, emergency := "normal", false, ""
-	em, err := s.CurrentEmergency(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if em.Matches(nc.Incident, s.cfg.Location) {
-		// The green channel (domain.md "Emergencies"): the event's shorter checklist when it has one
-		// for this claim type, front of the queue, fast-track decision deadline.
-		priority, fastTrack, emergency = "green_channel", true, em.Name
-		if short := em.Checklist(nc.ClaimType); len(short) > 0 {
-			required = short
+		// The decoded copy may be older than the row: decide on the row, as a read would.
+		var rerr error
+		if ref.polText, ref.pol, rerr = s.readPolicy(ctx, nc.PolicyNumber); rerr != nil {
+			return nil, rerr
+		}
+		if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
+			return nil, err
 		}
 	}
-	missing := casesvc.MissingDocuments(required, nil)
-	lateDays := casesvc.ReportedLateDays(nc.Incident.OccurredAt, now, s.cfg.Location)
-
-	status := casesvc.StatusAwaitingDocuments
-	var deadlines casesvc.Deadlines
-	if len(missing) == 0 {
-		// Nothing to wait for: skip awaiting_documents and start the statutory clock now.
-		status = casesvc.StatusInitialReview
-		deadlines = s.deadlinesFrom(now, fastTrack)
+	if em, ok := s.refs.keptEmergency(); ok {
+		ref.emText, ref.em = em.text, em.em
+	} else {
+		var err error
+		if ref.emText, ref.em, err = s.readEmergency(ctx); err != nil {
+			return nil, err
+		}
 	}
+	plan := s.planClaim(nc, ref.em, now)
 
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create case: %w", err)
 	}
 	defer tx.Rollback()
+
+	// What is stored now: the plan stands when both texts are the ones it was made on.
+	var polText, emText sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT doc FROM policies WHERE number = ?),
+		(SELECT CASE WHEN active != 0 THEN doc END FROM emergencies ORDER BY id DESC LIMIT 1)`,
+		nc.PolicyNumber).Scan(&polText, &emText); err != nil {
+		return nil, fmt.Errorf("sqlite: create case: %w", err)
+	}
+	if !polText.Valid || polText.String != ref.polText || emText != ref.emText {
+		if ref.pol = nil; polText.Valid {
+			if ref.pol, err = s.refs.policy(nc.PolicyNumber, polText.String); err != nil {
+				return nil, fmt.Errorf("sqlite: policy %s: %w", nc.PolicyNumber, err)
+			}
+		}
+		if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
+			return nil, err
+		}
+		if ref.em, err = s.refs.emergency(emText); err != nil {
+			return nil, fmt.Errorf("sqlite: emergency: %w", err)
+		}
+		plan = s.planClaim(nc, ref.em, now)
+	}
+	pol := ref.pol
 
 	day := now.In(s.cfg.Location)
 	var seq int
@@ -80,14 +104,16 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 	}
 	search := strings.ToLower(strings.Join([]string{id, nc.Claimant.Name, nc.Incident.Place,
 		nc.Incident.Cause, nc.Incident.Description}, "\n"))
+	claimant, incident := mustJSON(nc.Claimant), mustJSON(nc.Incident)
+	required, deadlines := mustJSON(plan.required), mustJSON(plan.deadlines)
 	res, err := tx.ExecContext(ctx, `INSERT INTO cases (id, status, claim_type, policy_number, channel,
 		conversation, claimant, incident, required_documents, priority, fast_track, decision, payment,
 		deadlines, reported_late_days, idempotency_key, search, created_at, updated_at, emergency)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(idempotency_key) DO NOTHING`,
-		id, status, nc.ClaimType, pol.Number, nc.Channel, nc.Conversation, mustJSON(nc.Claimant),
-		mustJSON(nc.Incident), mustJSON(required), priority, boolInt(fastTrack), mustJSON(deadlines), lateDays, key, search,
-		nanos(now), nanos(now), emergency)
+		id, plan.status, nc.ClaimType, pol.Number, nc.Channel, nc.Conversation, claimant,
+		incident, required, plan.priority, boolInt(plan.fastTrack), deadlines, plan.lateDays, key, search,
+		nanos(now), nanos(now), plan.emergency)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: create case: %w", err)
 	}
@@ -98,21 +124,32 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		return s.caseByIdempotencyKey(ctx, nc.IdempotencyKey)
 	}
 
+	actor := nc.Actor
+	if actor == "" {
+		actor = "bot"
+	}
 	timeline := []casesvc.TimelineEntry{{At: now, Event: casesvc.StatusReceived, Actor: actor, Note: "filed on " + nc.Channel}}
 	createdDetail := fmt.Sprintf("claim_type=%s channel=%s", nc.ClaimType, nc.Channel)
-	if lateDays > 0 {
-		createdDetail += fmt.Sprintf(" reported_late_days=%d", lateDays)
+	if plan.lateDays > 0 {
+		createdDetail += fmt.Sprintf(" reported_late_days=%d", plan.lateDays)
 	}
-	if emergency != "" {
-		createdDetail += " priority=green_channel emergency=" + emergency
-		timeline = append(timeline, casesvc.TimelineEntry{At: now, Event: "green_channel", Actor: "system", Note: emergency})
+	if plan.emergency != "" {
+		createdDetail += " priority=green_channel emergency=" + plan.emergency
+		timeline = append(timeline, casesvc.TimelineEntry{At: now, Event: "green_channel", Actor: "system", Note: plan.emergency})
 	}
 	audits := []casesvc.AuditEntry{{At: now, Actor: actor, Action: "case_created", CaseID: id, Policy: pol.Number, Detail: createdDetail}}
-	if len(missing) > 0 {
-		if _, err := s.requestDocuments(ctx, tx, id, casesvc.RequestInitial, "", now); err != nil {
+	requests := []casesvc.DocumentRequest{}
+	if len(plan.missing) > 0 {
+		// The case was written above in this transaction: its checklist is plan.required, and it has
+		// no document and no request yet.
+		req, err := s.writeRequest(ctx, tx, id, casesvc.RequestInitial, "",
+			requestFacts{channel: nc.Channel, required: plan.required}, now)
+		if err != nil {
 			return nil, err
 		}
-		kinds := strings.Join(missing, ",")
+		requests = append(requests, casesvc.DocumentRequest{At: s.fromNanos(nanos(now)), Kinds: slices.Clone(req.Kinds),
+			Reason: req.Reason, Channel: req.Channel})
+		kinds := strings.Join(plan.missing, ",")
 		timeline = append(timeline,
 			casesvc.TimelineEntry{At: now, Event: "documents_requested", Actor: "system", Note: "initial: " + kinds},
 			casesvc.TimelineEntry{At: now, Event: casesvc.StatusAwaitingDocuments, Actor: "system"})
@@ -123,26 +160,91 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 			casesvc.TimelineEntry{At: now, Event: "documents_complete", Actor: "system"},
 			casesvc.TimelineEntry{At: now, Event: casesvc.StatusInitialReview, Actor: "system"})
 	}
-	for _, e := range timeline {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (case_id, at, event, actor, note) VALUES (?, ?, ?, ?, ?)`,
-			id, nanos(e.At), e.Event, e.Actor, e.Note); err != nil {
-			return nil, fmt.Errorf("sqlite: timeline: %w", err)
-		}
+	if err := insertTimeline(ctx, tx, id, timeline); err != nil {
+		return nil, err
 	}
-	for _, a := range audits {
-		if err := insertAudit(ctx, tx, a); err != nil {
-			return nil, err
-		}
-	}
-	c, err := s.loadCase(ctx, tx, `id = ?`, id)
-	if err != nil {
+	if err := insertAudits(ctx, tx, audits); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: create case: %w", err)
 	}
+
+	// The case as loadCase would read it back: the JSON columns decoded from the texts written,
+	// instants in the store's zone, empty lists rather than nil.
+	c := &casesvc.Case{ID: id, Status: plan.status, ClaimType: nc.ClaimType, PolicyNumber: pol.Number,
+		Channel: nc.Channel, Conversation: nc.Conversation, Priority: plan.priority, FastTrack: plan.fastTrack,
+		ReportedLateDays: plan.lateDays, Emergency: plan.emergency, CreatedAt: s.fromNanos(nanos(now)),
+		Documents: []casesvc.Document{}, DocumentRequests: requests}
+	c.UpdatedAt = c.CreatedAt
+	if err := decodeCase(c, claimant, incident, required, deadlines, "", ""); err != nil {
+		return nil, err
+	}
+	c.Timeline = make([]casesvc.TimelineEntry, len(timeline))
+	for i, e := range timeline {
+		e.At = s.fromNanos(nanos(e.At))
+		c.Timeline[i] = e
+	}
+	s.finishCase(c)
 	return c, nil
 }
+
+// claimRefs are the reference documents a claim is decided on, with the stored texts they were
+// decoded from. The decoded values are refDocs' (shared): read only.
+type claimRefs struct {
+	polText string
+	pol     *casesvc.Policy
+	emText  sql.NullString // NULL: no emergency in force
+	em      *casesvc.Emergency
+}
+
+// claimPlan is what the catalog and the emergency make of a valid claim before it is written.
+type claimPlan struct {
+	required, missing   []string
+	status              string
+	priority, emergency string
+	fastTrack           bool
+	deadlines           casesvc.Deadlines
+	lateDays            int
+}
+
+func (s *Service) planClaim(nc casesvc.NewCase, em *casesvc.Emergency, now time.Time) claimPlan {
+	p := claimPlan{required: s.cfg.Catalog.RequiredDocuments(nc.ClaimType, nc.Incident.Conditions), priority: "normal"}
+	if em.Matches(nc.Incident, s.cfg.Location) {
+		// The green channel (domain.md "Emergencies"): the event's shorter checklist when it has one
+		// for this claim type, front of the queue, fast-track decision deadline.
+		p.priority, p.fastTrack, p.emergency = "green_channel", true, em.Name
+		if short := em.Checklist(nc.ClaimType); len(short) > 0 {
+			p.required = short
+		}
+	}
+	p.missing = casesvc.MissingDocuments(p.required, nil)
+	p.lateDays = casesvc.ReportedLateDays(nc.Incident.OccurredAt, now, s.cfg.Location)
+	p.status = casesvc.StatusAwaitingDocuments
+	if len(p.missing) == 0 {
+		// Nothing to wait for: skip awaiting_documents and start the statutory clock now.
+		p.status = casesvc.StatusInitialReview
+		p.deadlines = s.deadlinesFrom(now, p.fastTrack)
+	}
+	return p
+}
+
+// insertTimeline appends a case's timeline entries with one statement, in order.
+func insertTimeline(ctx context.Context, x execer, caseID string, es []casesvc.TimelineEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 5*len(es))
+	for _, e := range es {
+		args = append(args, caseID, nanos(e.At), e.Event, e.Actor, e.Note)
+	}
+	if _, err := x.ExecContext(ctx, timelineInsert.text(len(es)), args...); err != nil {
+		return fmt.Errorf("sqlite: timeline: %w", err)
+	}
+	return nil
+}
+
+var timelineInsert = newMultiRow(`INSERT INTO timeline (case_id, at, event, actor, note) VALUES `, 5)
 
 // deadlinesFrom returns the decision and payment deadlines for documents complete at t.
 func (s *Service) deadlinesFrom(t time.Time, fastTrack bool) casesvc.Deadlines {
@@ -291,17 +393,8 @@ func (s *Service) loadCase(ctx context.Context, q querier, where string, arg any
 		c.AssessedAmount = &a
 	}
 	c.CreatedAt, c.UpdatedAt = s.fromNanos(created), s.fromNanos(updated)
-	for _, f := range []struct {
-		src string
-		dst any
-	}{{claimant, &c.Claimant}, {incident, &c.Incident}, {required, &c.RequiredDocuments},
-		{deadlines, &c.Deadlines}, {decision.String, &c.Decision}, {payment.String, &c.Payment}} {
-		if f.src == "" {
-			continue
-		}
-		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
-			return nil, fmt.Errorf("sqlite: case %s: %w", c.ID, err)
-		}
+	if err := decodeCase(&c, claimant, incident, required, deadlines, decision.String, payment.String); err != nil {
+		return nil, err
 	}
 	if c.Documents, err = s.loadDocuments(ctx, q, c.ID); err != nil {
 		return nil, err
@@ -312,12 +405,34 @@ func (s *Service) loadCase(ctx context.Context, q querier, where string, arg any
 	if c.Timeline, err = s.loadTimeline(ctx, q, c.ID); err != nil {
 		return nil, err
 	}
+	s.finishCase(&c)
+	return &c, nil
+}
+
+// decodeCase decodes a case's JSON columns into c (an empty text is a NULL column).
+func decodeCase(c *casesvc.Case, claimant, incident, required, deadlines, decision, payment string) error {
+	for _, f := range []struct {
+		src string
+		dst any
+	}{{claimant, &c.Claimant}, {incident, &c.Incident}, {required, &c.RequiredDocuments},
+		{deadlines, &c.Deadlines}, {decision, &c.Decision}, {payment, &c.Payment}} {
+		if f.src == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+			return fmt.Errorf("sqlite: case %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// finishCase derives what a case shows from what is stored: its missing documents and deadlines.
+func (s *Service) finishCase(c *casesvc.Case) {
 	if c.RequiredDocuments == nil {
 		c.RequiredDocuments = []string{}
 	}
 	c.MissingDocuments = casesvc.MissingDocuments(c.RequiredDocuments, c.Documents)
-	casesvc.ComputeDeadlines(&c, s.now())
-	return &c, nil
+	casesvc.ComputeDeadlines(c, s.now())
 }
 
 func (s *Service) loadDocuments(ctx context.Context, q querier, caseID string) ([]casesvc.Document, error) {

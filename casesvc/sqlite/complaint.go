@@ -242,10 +242,8 @@ func (w *complaintWriter) flush(ctx context.Context) error {
 			return fmt.Errorf("sqlite: complaint timeline: %w", err)
 		}
 	}
-	for _, a := range w.audits {
-		if err := insertAudit(ctx, w.tx, a); err != nil {
-			return err
-		}
+	if err := insertAudits(ctx, w.tx, w.audits); err != nil {
+		return err
 	}
 	w.entries, w.audits = nil, nil
 	return nil

@@ -23,38 +23,59 @@ import (
 //     reason; the request asks for that one kind and carries the reason. ENOTFOUND for another
 //     document, EINVALID for one not rejected, ECONFLICT when it was already asked for again.
 //
-// Nothing can name an arbitrary kind.
+// Nothing can name an arbitrary kind. It reads what the rule needs of the case and leaves the rule
+// to writeRequest.
 func (s *Service) requestDocuments(ctx context.Context, tx *ptx, caseID, reason, docID string, now time.Time) (casesvc.DocumentRequest, error) {
-	var channel, required string
-	err := tx.QueryRowContext(ctx, `SELECT channel, required_documents FROM cases WHERE id = ?`, caseID).Scan(&channel, &required)
+	var f requestFacts
+	var required string
+	err := tx.QueryRowContext(ctx, `SELECT channel, required_documents FROM cases WHERE id = ?`, caseID).Scan(&f.channel, &required)
 	if errors.Is(err, sql.ErrNoRows) {
 		return casesvc.DocumentRequest{}, casesvc.Errorf(casesvc.ENOTFOUND, "Case %s was not found.", caseID)
 	} else if err != nil {
 		return casesvc.DocumentRequest{}, fmt.Errorf("sqlite: document request: %w", err)
 	}
-	req := casesvc.DocumentRequest{At: now, Reason: reason, Channel: channel}
+	if reason == casesvc.RequestInitial && docID == "" {
+		req := casesvc.DocumentRequest{At: now, Reason: reason, Channel: f.channel}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM document_requests WHERE case_id = ?`, caseID).Scan(&f.requests); err != nil {
+			return req, fmt.Errorf("sqlite: document request: %w", err)
+		}
+		if f.requests == 0 {
+			if err := json.Unmarshal([]byte(required), &f.required); err != nil {
+				return req, fmt.Errorf("sqlite: document request: %w", err)
+			}
+			if f.docs, err = s.loadDocuments(ctx, tx, caseID); err != nil {
+				return req, err
+			}
+		}
+	}
+	return s.writeRequest(ctx, tx, caseID, reason, docID, f, now)
+}
+
+// requestFacts is what the one-time notice rule decides an initial request on: the case's channel,
+// its checklist, the documents it has and how many requests it had (a rejected request reads its
+// document itself).
+type requestFacts struct {
+	channel  string
+	required []string
+	docs     []casesvc.Document
+	requests int
+}
+
+// writeRequest applies the one-time notice rule of requestDocuments to the facts of the case and
+// writes the request. CreateCase calls it with the facts of the case it has just written in the
+// same transaction (its checklist, no documents, no request yet) instead of reading them back.
+func (s *Service) writeRequest(ctx context.Context, tx *ptx, caseID, reason, docID string, f requestFacts, now time.Time) (casesvc.DocumentRequest, error) {
+	req := casesvc.DocumentRequest{At: now, Reason: reason, Channel: f.channel}
 	var docArg any // NULL for the initial request
 	switch reason {
 	case casesvc.RequestInitial:
 		if docID != "" {
 			return req, casesvc.Errorf(casesvc.EINVALID, "An initial request names no document.")
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM document_requests WHERE case_id = ?`, caseID).Scan(&n); err != nil {
-			return req, fmt.Errorf("sqlite: document request: %w", err)
-		}
-		if n > 0 {
+		if f.requests > 0 {
 			return req, casesvc.Errorf(casesvc.ECONFLICT, "Case %s already had its one notice of missing documents.", caseID)
 		}
-		var kinds []string
-		if err := json.Unmarshal([]byte(required), &kinds); err != nil {
-			return req, fmt.Errorf("sqlite: document request: %w", err)
-		}
-		docs, err := s.loadDocuments(ctx, tx, caseID)
-		if err != nil {
-			return req, err
-		}
-		req.Kinds = casesvc.MissingDocuments(kinds, docs)
+		req.Kinds = casesvc.MissingDocuments(f.required, f.docs)
 		if len(req.Kinds) == 0 {
 			return req, casesvc.Errorf(casesvc.EINVALID, "Case %s is missing no documents.", caseID)
 		}
@@ -83,7 +104,7 @@ func (s *Service) requestDocuments(ctx context.Context, tx *ptx, caseID, reason,
 		return req, casesvc.Errorf(casesvc.EINVALID, "Unknown document request reason %q.", reason)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO document_requests (case_id, at, kinds, reason, channel, document_id, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, nanos(now), mustJSON(req.Kinds), reason, channel, docArg, req.Note); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, caseID, nanos(now), mustJSON(req.Kinds), reason, f.channel, docArg, req.Note); err != nil {
 		return req, fmt.Errorf("sqlite: document request: %w", err)
 	}
 	return req, nil
@@ -297,16 +318,11 @@ func (w *caseWriter) save(ctx context.Context) (*casesvc.Case, error) {
 		c.Status, c.Channel, c.Conversation, decision, payment, mustJSON(c.Deadlines.Stored()), assessed, nanos(w.now), c.ID); err != nil {
 		return nil, fmt.Errorf("sqlite: update case: %w", err)
 	}
-	for _, e := range w.entries {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO timeline (case_id, at, event, actor, note) VALUES (?, ?, ?, ?, ?)`,
-			c.ID, nanos(e.At), e.Event, e.Actor, e.Note); err != nil {
-			return nil, fmt.Errorf("sqlite: timeline: %w", err)
-		}
+	if err := insertTimeline(ctx, tx, c.ID, w.entries); err != nil {
+		return nil, err
 	}
-	for _, a := range w.audits {
-		if err := insertAudit(ctx, tx, a); err != nil {
-			return nil, err
-		}
+	if err := insertAudits(ctx, tx, w.audits); err != nil {
+		return nil, err
 	}
 	for _, n := range w.notices {
 		data := n.Data

@@ -97,22 +97,31 @@ func (s *Service) notices(ctx context.Context, where string, arg any) ([]casesvc
 
 // CurrentEmergency returns the active emergency, or nil.
 func (s *Service) CurrentEmergency(ctx context.Context) (*casesvc.Emergency, error) {
+	_, e, err := s.readEmergency(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return emergencyCopy(e), nil
+}
+
+// readEmergency reads the newest emergency row and returns its text (NULL when there is none or it
+// ended) and the active emergency decoded (shared: read only), or nil.
+func (s *Service) readEmergency(ctx context.Context) (sql.NullString, *casesvc.Emergency, error) {
 	var doc string
 	var active int
 	err := s.r.QueryRowContext(ctx, `SELECT active, doc FROM emergencies ORDER BY id DESC LIMIT 1`).Scan(&active, &doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: emergency: %w", err)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return sql.NullString{}, nil, fmt.Errorf("sqlite: emergency: %w", err)
 	}
-	if active == 0 {
-		return nil, nil
+	var text sql.NullString // NULL, as CreateCase's check reads it, for none and for an ended event
+	if err == nil && active != 0 {
+		text = sql.NullString{String: doc, Valid: true}
 	}
-	var e casesvc.Emergency
-	if err := json.Unmarshal([]byte(doc), &e); err != nil {
-		return nil, fmt.Errorf("sqlite: emergency: %w", err)
+	e, err := s.refs.emergency(text)
+	if err != nil {
+		return sql.NullString{}, nil, fmt.Errorf("sqlite: emergency: %w", err)
 	}
-	return &e, nil
+	return text, e, nil
 }
 
 // SetEmergency declares or ends the emergency; managers only. EINVALID, EFORBIDDEN.

@@ -34,6 +34,8 @@ type Service struct {
 	w   pool // statements on db outside a transaction
 	r   pool // reads on rdb
 	cfg Config
+
+	refs refDocs // decoded policies and emergency, by their stored text
 }
 
 // readers is the size of the read pool.
@@ -120,18 +122,30 @@ func mustJSON(v any) string {
 
 // Policy returns one policy, unmasked. ENOTFOUND.
 func (s *Service) Policy(ctx context.Context, number string) (*casesvc.Policy, error) {
+	_, p, err := s.readPolicy(ctx, number)
+	if err != nil {
+		return nil, err
+	} else if p == nil {
+		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Policy %s was not found.", number)
+	}
+	return policyCopy(p), nil
+}
+
+// readPolicy reads a policy's row and returns its text and decoded form (shared: read only), or a
+// nil policy when there is none.
+func (s *Service) readPolicy(ctx context.Context, number string) (string, *casesvc.Policy, error) {
 	var doc string
 	err := s.r.QueryRowContext(ctx, `SELECT doc FROM policies WHERE number = ?`, number).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Policy %s was not found.", number)
+		return "", nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: policy: %w", err)
+		return "", nil, fmt.Errorf("sqlite: policy: %w", err)
 	}
-	var p casesvc.Policy
-	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		return nil, fmt.Errorf("sqlite: policy %s: %w", number, err)
+	p, err := s.refs.policy(number, doc)
+	if err != nil {
+		return "", nil, fmt.Errorf("sqlite: policy %s: %w", number, err)
 	}
-	return &p, nil
+	return doc, p, nil
 }
 
 // PutPolicy creates or replaces a policy and audits it. EINVALID.
@@ -216,12 +230,56 @@ type execer interface {
 }
 
 func insertAudit(ctx context.Context, x execer, e casesvc.AuditEntry) error {
-	_, err := x.ExecContext(ctx, `INSERT INTO audit (at, actor, action, case_id, complaint, policy, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Actor, e.Action, e.CaseID, e.Complaint, e.Policy, e.Detail)
-	if err != nil {
+	return insertAudits(ctx, x, []casesvc.AuditEntry{e})
+}
+
+var auditInsert = newMultiRow(`INSERT INTO audit (at, actor, action, case_id, complaint, policy, detail) VALUES `, 7)
+
+// insertAudits appends the entries with one statement; their ids, and so the trail's order, follow
+// the slice.
+func insertAudits(ctx context.Context, x execer, es []casesvc.AuditEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 7*len(es))
+	for _, e := range es {
+		args = append(args, nanos(e.At), e.Actor, e.Action, e.CaseID, e.Complaint, e.Policy, e.Detail)
+	}
+	if _, err := x.ExecContext(ctx, auditInsert.text(len(es)), args...); err != nil {
 		return fmt.Errorf("sqlite: audit: %w", err)
 	}
 	return nil
+}
+
+// multiRow makes the texts of an INSERT of n rows: one statement instead of n, each text made once
+// (and so prepared once by the statement cache).
+type multiRow struct {
+	prefix string
+	row    string // "(?, ?, ...)"
+	texts  []string
+}
+
+// multiRowTexts is how many row counts get a text made in advance; more are made per call.
+const multiRowTexts = 8
+
+func newMultiRow(prefix string, cols int) multiRow {
+	m := multiRow{prefix: prefix, row: "(" + strings.Repeat("?, ", cols-1) + "?)"}
+	m.texts = make([]string, multiRowTexts+1)
+	for n := 1; n <= multiRowTexts; n++ {
+		m.texts[n] = m.make(n)
+	}
+	return m
+}
+
+func (m multiRow) make(n int) string {
+	return m.prefix + strings.Repeat(m.row+", ", n-1) + m.row
+}
+
+func (m multiRow) text(n int) string {
+	if n < len(m.texts) {
+		return m.texts[n]
+	}
+	return m.make(n)
 }
 
 // RecordAudit appends to the audit trail; a zero At means now. EINVALID without actor or action.
