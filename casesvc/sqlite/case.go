@@ -67,12 +67,17 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 	}
 	defer tx.Rollback()
 
-	// What is stored now: the plan stands when both texts are the ones it was made on.
+	// The day's next id, and what is stored now of the policy and the emergency: the plan stands when
+	// both texts are the ones it was made on. (One statement: RETURNING may read other tables.)
+	day := now.In(s.cfg.Location)
+	var seq int
 	var polText, emText sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT (SELECT doc FROM policies WHERE number = ?),
-		(SELECT CASE WHEN active != 0 THEN doc END FROM emergencies ORDER BY id DESC LIMIT 1)`,
-		nc.PolicyNumber).Scan(&polText, &emText); err != nil {
-		return nil, fmt.Errorf("sqlite: create case: %w", err)
+	if err := tx.QueryRowContext(ctx, `INSERT INTO case_counters (day, last) VALUES (?, 1)
+		ON CONFLICT(day) DO UPDATE SET last = last + 1
+		RETURNING last, (SELECT doc FROM policies WHERE number = ?),
+			(SELECT CASE WHEN active != 0 THEN doc END FROM emergencies ORDER BY id DESC LIMIT 1)`,
+		day.Format("20060102"), nc.PolicyNumber).Scan(&seq, &polText, &emText); err != nil {
+		return nil, fmt.Errorf("sqlite: case counter: %w", err)
 	}
 	if !polText.Valid || polText.String != ref.polText || emText != ref.emText {
 		if ref.pol = nil; polText.Valid {
@@ -81,7 +86,7 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 			}
 		}
 		if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
-			return nil, err
+			return nil, err // the rollback returns the counter
 		}
 		if ref.em, err = s.refs.emergency(emText); err != nil {
 			return nil, fmt.Errorf("sqlite: emergency: %w", err)
@@ -89,13 +94,6 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		plan = s.planClaim(nc, ref.em, now)
 	}
 	pol := ref.pol
-
-	day := now.In(s.cfg.Location)
-	var seq int
-	if err := tx.QueryRowContext(ctx, `INSERT INTO case_counters (day, last) VALUES (?, 1)
-		ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last`, day.Format("20060102")).Scan(&seq); err != nil {
-		return nil, fmt.Errorf("sqlite: case counter: %w", err)
-	}
 	id := casesvc.FormatCaseID(day, seq)
 
 	var key any // NULL when empty: many cases without a key must not collide
