@@ -91,6 +91,8 @@ func BenchmarkCreateCaseParallel(b *testing.B) {
 	b.SetParallelism(8)
 	var n int64
 	var mu = make(chan struct{}, 1)
+	cpu := cpuTime()
+	defer reportCPU(b, cpu)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			mu <- struct{}{}

@@ -23,50 +23,140 @@ import (
 // the database when none is kept or the check fails on them; the transaction reads both again
 // (cheap on the writer's warm page cache) and, when either changed in between, checks and plans the
 // claim again on what is stored: a claim is always filed on the policy and event in force when it is
-// written. Everything it writes goes in one statement per table, and the case it returns is made
-// from what it wrote, not read back.
+// written. Everything it writes goes in one statement per table, claims waiting for the writer are
+// written together (claimQueue), and the case it returns is made from what it wrote, not read back.
 func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.Case, error) {
-	now := s.now()
+	op, err := s.prepareClaim(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	s.claims.file(op, s.writeClaims)
+	if op.err != nil {
+		return nil, op.err
+	}
+	if op.dup {
+		return s.caseByIdempotencyKey(ctx, nc.IdempotencyKey)
+	}
+	return s.filedCase(op)
+}
+
+// prepareClaim checks a claim and plans it, before it waits for the writer.
+func (s *Service) prepareClaim(ctx context.Context, nc casesvc.NewCase) (*claimOp, error) {
+	op := &claimOp{ctx: ctx, nc: nc, now: s.now()}
 	cat := s.cfg.Catalog
-	var ref claimRefs
 	kept := false
 	if nc.PolicyNumber != "" {
 		var err error
-		if ref, kept = s.refs.keptPolicy(nc.PolicyNumber); !kept {
-			if ref.polText, ref.pol, err = s.readPolicy(ctx, nc.PolicyNumber); err != nil {
+		if op.ref, kept = s.refs.keptPolicy(nc.PolicyNumber); !kept {
+			if op.ref.polText, op.ref.pol, err = s.readPolicy(ctx, nc.PolicyNumber); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
+	if err := casesvc.ValidateNewCase(nc, op.ref.pol, cat, op.now); err != nil {
 		if !kept {
 			return nil, err
 		}
 		// The decoded copy may be older than the row: decide on the row, as a read would.
 		var rerr error
-		if ref.polText, ref.pol, rerr = s.readPolicy(ctx, nc.PolicyNumber); rerr != nil {
+		if op.ref.polText, op.ref.pol, rerr = s.readPolicy(ctx, nc.PolicyNumber); rerr != nil {
 			return nil, rerr
 		}
-		if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
+		if err := casesvc.ValidateNewCase(nc, op.ref.pol, cat, op.now); err != nil {
 			return nil, err
 		}
 	}
 	if em, ok := s.refs.keptEmergency(); ok {
-		ref.emText, ref.em = em.text, em.em
+		op.ref.emText, op.ref.em = em.text, em.em
 	} else {
 		var err error
-		if ref.emText, ref.em, err = s.readEmergency(ctx); err != nil {
+		if op.ref.emText, op.ref.em, err = s.readEmergency(ctx); err != nil {
 			return nil, err
 		}
 	}
-	plan := s.planClaim(nc, ref.em, now)
+	op.plan = s.planClaim(nc, op.ref.em, op.now)
+	return op, nil
+}
 
+// claimOp is one claim on its way through CreateCase: what it was decided on, then what its
+// transaction wrote.
+type claimOp struct {
+	ctx  context.Context
+	nc   casesvc.NewCase
+	now  time.Time
+	ref  claimRefs
+	plan claimPlan
+
+	id, claimant, incident, required, deadlines string
+	timeline                                    []casesvc.TimelineEntry
+	requests                                    []casesvc.DocumentRequest
+	dup                                         bool  // the key was filed already: nothing written
+	err                                         error // not filed
+
+	turn     chan bool // claimQueue: true to lead the next batch, false when written
+	promoted bool      // claimQueue: chosen to lead the next batch (under its mu)
+}
+
+// writeClaims writes claims in one transaction. With several, each claim has a savepoint of its own,
+// so that one refused claim, or one whose key was filed already, takes back only its own writes.
+func (s *Service) writeClaims(ops []*claimOp) {
+	// A claim's caller decides only whether its claim starts: a statement interrupted halfway would
+	// abort the whole transaction, the other claims with it.
+	ctx := context.WithoutCancel(ops[0].ctx)
 	tx, err := s.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: create case: %w", err)
+		failClaims(ops, wrapCreate(err))
+		return
 	}
 	defer tx.Rollback()
+	single := len(ops) == 1
+	for _, op := range ops {
+		if err := op.ctx.Err(); err != nil {
+			op.err = wrapCreate(err)
+			continue
+		}
+		if single {
+			if op.err = s.insertClaim(ctx, tx, op); op.err != nil || op.dup {
+				return // the deferred rollback returns the counter
+			}
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT claim`); err != nil {
+			failClaims(ops, wrapCreate(err))
+			return
+		}
+		if op.err = s.insertClaim(ctx, tx, op); op.err == nil && !op.dup {
+			_, err = tx.ExecContext(ctx, `RELEASE claim`)
+		} else if _, err = tx.ExecContext(ctx, `ROLLBACK TO claim`); err == nil {
+			_, err = tx.ExecContext(ctx, `RELEASE claim`)
+		}
+		if err != nil {
+			// The transaction cannot go on (SQLite may have rolled it back): none of it is filed.
+			failClaims(ops, wrapCreate(err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		failClaims(ops, wrapCreate(err))
+	}
+}
 
+func wrapCreate(err error) error { return fmt.Errorf("sqlite: create case: %w", err) }
+
+// failClaims gives err to every claim that was to be filed by the transaction (not those refused or
+// found filed already on their own).
+func failClaims(ops []*claimOp, err error) {
+	for _, op := range ops {
+		if op.err == nil && !op.dup {
+			op.err = err
+		}
+	}
+}
+
+// insertClaim writes one claim in tx: its id, the case row, the initial document request, the
+// timeline and the audit. op.dup when its key was filed already (nothing is left written then).
+func (s *Service) insertClaim(ctx context.Context, tx *ptx, op *claimOp) error {
+	nc, now := op.nc, op.now
 	// The day's next id, and what is stored now of the policy and the emergency: the plan stands when
 	// both texts are the ones it was made on. (One statement: RETURNING may read other tables.)
 	day := now.In(s.cfg.Location)
@@ -77,23 +167,24 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		RETURNING last, (SELECT doc FROM policies WHERE number = ?),
 			(SELECT CASE WHEN active != 0 THEN doc END FROM emergencies ORDER BY id DESC LIMIT 1)`,
 		day.Format("20060102"), nc.PolicyNumber).Scan(&seq, &polText, &emText); err != nil {
-		return nil, fmt.Errorf("sqlite: case counter: %w", err)
+		return fmt.Errorf("sqlite: case counter: %w", err)
 	}
-	if !polText.Valid || polText.String != ref.polText || emText != ref.emText {
-		if ref.pol = nil; polText.Valid {
-			if ref.pol, err = s.refs.policy(nc.PolicyNumber, polText.String); err != nil {
-				return nil, fmt.Errorf("sqlite: policy %s: %w", nc.PolicyNumber, err)
+	if !polText.Valid || polText.String != op.ref.polText || emText != op.ref.emText {
+		var err error
+		if op.ref.pol = nil; polText.Valid {
+			if op.ref.pol, err = s.refs.policy(nc.PolicyNumber, polText.String); err != nil {
+				return fmt.Errorf("sqlite: policy %s: %w", nc.PolicyNumber, err)
 			}
 		}
-		if err := casesvc.ValidateNewCase(nc, ref.pol, cat, now); err != nil {
-			return nil, err // the rollback returns the counter
+		if err := casesvc.ValidateNewCase(nc, op.ref.pol, s.cfg.Catalog, now); err != nil {
+			return err // the rollback returns the counter
 		}
-		if ref.em, err = s.refs.emergency(emText); err != nil {
-			return nil, fmt.Errorf("sqlite: emergency: %w", err)
+		if op.ref.em, err = s.refs.emergency(emText); err != nil {
+			return fmt.Errorf("sqlite: emergency: %w", err)
 		}
-		plan = s.planClaim(nc, ref.em, now)
+		op.plan = s.planClaim(nc, op.ref.em, now)
 	}
-	pol := ref.pol
+	pol, plan := op.ref.pol, op.plan
 	id := casesvc.FormatCaseID(day, seq)
 
 	var key any // NULL when empty: many cases without a key must not collide
@@ -113,13 +204,13 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		incident, required, plan.priority, boolInt(plan.fastTrack), deadlines, plan.lateDays, key, search,
 		nanos(now), nanos(now), plan.emergency)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: create case: %w", err)
+		return wrapCreate(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return nil, fmt.Errorf("sqlite: create case: %w", err)
+		return wrapCreate(err)
 	} else if n == 0 {
-		tx.Rollback()
-		return s.caseByIdempotencyKey(ctx, nc.IdempotencyKey)
+		op.dup = true
+		return nil
 	}
 
 	actor := nc.Actor
@@ -143,7 +234,7 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 		req, err := s.writeRequest(ctx, tx, id, casesvc.RequestInitial, "",
 			requestFacts{channel: nc.Channel, required: plan.required}, now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		requests = append(requests, casesvc.DocumentRequest{At: s.fromNanos(nanos(now)), Kinds: slices.Clone(req.Kinds),
 			Reason: req.Reason, Channel: req.Channel})
@@ -159,27 +250,30 @@ func (s *Service) CreateCase(ctx context.Context, nc casesvc.NewCase) (*casesvc.
 			casesvc.TimelineEntry{At: now, Event: casesvc.StatusInitialReview, Actor: "system"})
 	}
 	if err := insertTimeline(ctx, tx, id, timeline); err != nil {
-		return nil, err
+		return err
 	}
 	if err := insertAudits(ctx, tx, audits); err != nil {
-		return nil, err
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: create case: %w", err)
-	}
+	op.id, op.claimant, op.incident, op.required, op.deadlines = id, claimant, incident, required, deadlines
+	op.timeline, op.requests = timeline, requests
+	return nil
+}
 
-	// The case as loadCase would read it back: the JSON columns decoded from the texts written,
-	// instants in the store's zone, empty lists rather than nil.
-	c := &casesvc.Case{ID: id, Status: plan.status, ClaimType: nc.ClaimType, PolicyNumber: pol.Number,
+// filedCase is the case a claim's transaction wrote, as loadCase would read it back: the JSON columns
+// decoded from the texts written, instants in the store's zone, empty lists rather than nil.
+func (s *Service) filedCase(op *claimOp) (*casesvc.Case, error) {
+	nc, plan := op.nc, op.plan
+	c := &casesvc.Case{ID: op.id, Status: plan.status, ClaimType: nc.ClaimType, PolicyNumber: op.ref.pol.Number,
 		Channel: nc.Channel, Conversation: nc.Conversation, Priority: plan.priority, FastTrack: plan.fastTrack,
-		ReportedLateDays: plan.lateDays, Emergency: plan.emergency, CreatedAt: s.fromNanos(nanos(now)),
-		Documents: []casesvc.Document{}, DocumentRequests: requests}
+		ReportedLateDays: plan.lateDays, Emergency: plan.emergency, CreatedAt: s.fromNanos(nanos(op.now)),
+		Documents: []casesvc.Document{}, DocumentRequests: op.requests}
 	c.UpdatedAt = c.CreatedAt
-	if err := decodeCase(c, claimant, incident, required, deadlines, "", ""); err != nil {
+	if err := decodeCase(c, op.claimant, op.incident, op.required, op.deadlines, "", ""); err != nil {
 		return nil, err
 	}
-	c.Timeline = make([]casesvc.TimelineEntry, len(timeline))
-	for i, e := range timeline {
+	c.Timeline = make([]casesvc.TimelineEntry, len(op.timeline))
+	for i, e := range op.timeline {
 		e.At = s.fromNanos(nanos(e.At))
 		c.Timeline[i] = e
 	}

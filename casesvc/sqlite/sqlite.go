@@ -35,7 +35,8 @@ type Service struct {
 	r   pool // reads on rdb
 	cfg Config
 
-	refs refDocs // decoded policies and emergency, by their stored text
+	refs   refDocs    // decoded policies and emergency, by their stored text
+	claims claimQueue // CreateCase's writes, grouped when they wait for the writer
 }
 
 // readers is the size of the read pool.
