@@ -26,6 +26,14 @@ type Sender interface {
 	Send(ctx context.Context, conv *Conversation, msg Message) (providerID string, err error)
 }
 
+// PartSender is an optional capability of a Sender: SendPart is Send with the stored message the
+// part was rendered from and the part's place (index i of n parts), which the delivery loop has at
+// hand, so a sender that needs them (SMS adds a hint under numbered choices) does not read the
+// message again. Send's rules apply; the loop calls SendPart instead of Send when it is there.
+type PartSender interface {
+	SendPart(ctx context.Context, conv *Conversation, part, from Message, i, n int) (providerID string, err error)
+}
+
 // DeliveryError classifies a Sender's failure.
 type DeliveryError struct {
 	Retry     bool          // worth trying again (rate limit, 5xx, network)
@@ -208,6 +216,20 @@ func (l *deliveryLoop) close(ctx context.Context) error {
 	}
 }
 
+// depthEvery is how often the dispatcher counts the outbox for claimline_outbox_depth: a count
+// of every pending row per wake-up (several per delivery under load) was ~5% of the CPU of a
+// webhook load run.
+const depthEvery = time.Second
+
+// readAhead is how many due heads of line one outbox read takes beyond the conversations in
+// flight. The dispatcher hands them out before it reads again, so a busy outbox costs one read per
+// readAhead deliveries instead of one per delivery. Holding them is safe: a head stays the head
+// until this loop sends it (turns only add later messages; only this loop records sends, and never
+// for a conversation it holds back), and with a Locker deliverLocked reads the head again under the
+// lock. The price is that a conversation's next message waits until the heads read before it are
+// handed out (at most readAhead deliveries).
+const readAhead = 64
+
 func (l *deliveryLoop) dispatch(ctx context.Context) {
 	defer close(l.stopped)
 	defer close(l.jobs)
@@ -215,6 +237,8 @@ func (l *deliveryLoop) dispatch(ctx context.Context) {
 	// busy holds the conversations another node was sending (their delivery lock was taken): they
 	// are skipped until the next poll or wake-up. It stays empty without a Locker.
 	busy := make(map[string]bool)
+	var ahead []Delivery // due heads read and not handed out yet (readAhead)
+	var depthAt time.Time
 	finish := func(f finished) {
 		delete(inflight, f.conversation)
 		if f.busy {
@@ -224,7 +248,13 @@ func (l *deliveryLoop) dispatch(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		l.handOut(ctx, inflight, busy)
+		if now := time.Now(); now.Sub(depthAt) >= depthEvery {
+			depthAt = now
+			if depth, err := l.r.store.OutboxDepth(ctx); err == nil {
+				l.r.metrics.outboxDepth(depth)
+			}
+		}
+		ahead = l.handOut(ctx, inflight, busy, ahead)
 		timer.Reset(l.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
@@ -249,24 +279,28 @@ func (l *deliveryLoop) dispatch(ctx context.Context) {
 }
 
 // handOut gives due heads of line to idle workers, except conversations in flight here or busy
-// (being sent by another node).
-func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bool) {
+// (being sent by another node): first those read ahead earlier, then, when they are all handed out
+// and a worker is still idle, a new read. It returns what is left of the heads read.
+func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bool, ahead []Delivery) []Delivery {
+	ahead = l.give(inflight, busy, ahead)
+	if len(ahead) > 0 || cap(l.jobs)-len(l.jobs) <= 0 {
+		return ahead
+	}
 	r := l.r
-	if depth, err := r.store.OutboxDepth(ctx); err == nil {
-		r.metrics.outboxDepth(depth)
-	}
-	free := cap(l.jobs) - len(l.jobs)
-	if free <= 0 {
-		return
-	}
-	due, err := r.store.DueDeliveries(ctx, r.now(), free+len(inflight)+len(busy))
+	due, err := r.store.DueDeliveries(ctx, r.now(), readAhead+len(inflight)+len(busy))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("outbox read", "code", casesvc.ErrorCode(err), "err", err)
 		}
-		return
+		return ahead
 	}
-	for _, d := range due {
+	return l.give(inflight, busy, due)
+}
+
+// give hands heads to idle workers in order and returns the rest (conversations in flight or busy
+// are dropped: a later read finds their heads again).
+func (l *deliveryLoop) give(inflight, busy map[string]bool, heads []Delivery) []Delivery {
+	for i, d := range heads {
 		if inflight[d.Conversation] || busy[d.Conversation] {
 			continue
 		}
@@ -274,9 +308,20 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bo
 		case l.jobs <- d:
 			inflight[d.Conversation] = true
 		default:
-			return // every worker is busy; a finished one wakes the dispatcher
+			// every worker is busy; a finished one wakes the dispatcher
+			rest := heads[i:]
+			n := 0
+			for _, d := range rest {
+				if !inflight[d.Conversation] && !busy[d.Conversation] {
+					rest[n] = d
+					n++
+				}
+			}
+			clear(rest[n:])
+			return rest[:n]
 		}
 	}
+	return heads[:0]
 }
 
 func (l *deliveryLoop) worker() {
@@ -395,7 +440,12 @@ func (l *deliveryLoop) deliver(ctx context.Context, d Delivery) {
 	parts := Render(msgs[0], entry.caps)
 	for i := d.PartsSent; i < len(parts); i++ {
 		sctx, cancel := context.WithTimeout(ctx, l.cfg.SendTimeout)
-		pid, err := entry.sender.Send(sctx, conv, parts[i])
+		var pid string
+		if ps, ok := entry.sender.(PartSender); ok {
+			pid, err = ps.SendPart(sctx, conv, parts[i], msgs[0], i, len(parts))
+		} else {
+			pid, err = entry.sender.Send(sctx, conv, parts[i])
+		}
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
