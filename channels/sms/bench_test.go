@@ -147,3 +147,71 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkSend is one reply with numbered choices sent through Twilio's Messages API (a loopback
+// fake answering 201 at once) by Send: the suppression-list lookup, the choice hint, the API call.
+func BenchmarkSend(b *testing.B) {
+	a, conv, _, part := sendEnv(b)
+	benchSends(b, func() error { _, err := a.Send(context.Background(), conv, part); return err })
+}
+
+// BenchmarkSendPart is BenchmarkSend as the delivery loop calls it (channels.PartSender), with the
+// stored message at hand.
+func BenchmarkSendPart(b *testing.B) {
+	a, conv, msg, part := sendEnv(b)
+	benchSends(b, func() error { _, err := a.SendPart(context.Background(), conv, part, msg, 0, 1); return err })
+}
+
+func benchSends(b *testing.B, send func() error) {
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := send(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// sendEnv is an adapter on a real store with a conversation whose last reply offers choices, and
+// that reply's last part as rendered for SMS.
+func sendEnv(b *testing.B) (*sms.Adapter, *channels.Conversation, channels.Message, channels.Message) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlitestore.New(filepath.Join(dir, "channels.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	router, err := channels.NewRouter(channels.RouterConfig{Store: st, Dialog: &benchDialog{release: make(chan struct{})}, Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { router.Close(ctx) })
+	var n atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"sid":"SM%032d","status":"queued"}`, n.Add(1))
+	}))
+	b.Cleanup(api.Close)
+	adapter, err := sms.New(sms.Config{
+		AccountSID: testSID, AuthToken: testToken, From: ourNumber, APIBase: api.URL,
+		PublicURL: "https://hooks.example.com", Router: router, DBPath: filepath.Join(dir, "sms.db"), Logger: log,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { adapter.Close() })
+	conv, replies, err := router.ProcessSync(ctx, channels.Inbound{Channel: channels.ChannelSMS, Contact: holderPhone, ClientID: "1", Text: "你好"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := replies[len(replies)-1] // the one with choices
+	parts := channels.Render(msg, sms.Capabilities)
+	return adapter, conv, msg, parts[len(parts)-1]
+}

@@ -36,6 +36,23 @@ const (
 // → Retry (our credentials, not the message, are wrong: an operator can fix them before the outbox
 // gives up), any other 4xx → Permanent with Twilio's error code.
 func (a *Adapter) Send(ctx context.Context, conv *channels.Conversation, msg channels.Message) (string, error) {
+	return a.send(ctx, conv, msg, func() string { return a.withHint(ctx, conv, msg) })
+}
+
+// SendPart is Send for the delivery loop (channels.PartSender): the message the part was rendered
+// from comes with it, so the choice hint needs no read of the stored message.
+func (a *Adapter) SendPart(ctx context.Context, conv *channels.Conversation, part, from channels.Message, i, n int) (string, error) {
+	return a.send(ctx, conv, part, func() string {
+		if from.Seq != part.Seq {
+			return part.Text
+		}
+		return hinted(from, part.Text)
+	})
+}
+
+// send is Send with the body (the part's text, with the hint when it has one) worked out by body,
+// once the number is known not to be opted out.
+func (a *Adapter) send(ctx context.Context, conv *channels.Conversation, msg channels.Message, bodyOf func() string) (string, error) {
 	to := conv.Contact
 	out, err := a.OptedOut(ctx, to)
 	if err != nil {
@@ -44,7 +61,7 @@ func (a *Adapter) Send(ctx context.Context, conv *channels.Conversation, msg cha
 	if out {
 		return "", &channels.DeliveryError{Permanent: true, Code: "opted_out"}
 	}
-	body := a.withHint(ctx, conv, msg)
+	body := bodyOf()
 	if strings.TrimSpace(body) == "" {
 		return "", nil // nothing to show; Twilio refuses an empty body
 	}
@@ -177,14 +194,23 @@ func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 func (a *Adapter) withHint(ctx context.Context, conv *channels.Conversation, part channels.Message) string {
 	text := part.Text
 	msgs, err := a.router.MessagesAfter(ctx, conv.ID, part.Seq-1, 1)
-	if err != nil || len(msgs) != 1 || msgs[0].Seq != part.Seq || len(msgs[0].Buttons) == 0 {
+	if err != nil || len(msgs) != 1 || msgs[0].Seq != part.Seq {
 		return text
 	}
-	parts := channels.Render(msgs[0], Capabilities)
+	return hinted(msgs[0], text)
+}
+
+// hinted is text with the hint when text is the part of stored message m that carries its
+// numbered choices (its last part as rendered for SMS).
+func hinted(m channels.Message, text string) string {
+	if len(m.Buttons) == 0 {
+		return text
+	}
+	parts := channels.Render(m, Capabilities)
 	if parts[len(parts)-1].Text != text {
 		return text
 	}
-	return text + choiceHint(text, len(msgs[0].Buttons))
+	return text + choiceHint(text, len(m.Buttons))
 }
 
 func choiceHint(text string, n int) string {

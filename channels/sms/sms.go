@@ -101,7 +101,8 @@ type Adapter struct {
 	apiTimeout   time.Duration
 	media        *http.Client
 
-	db *sql.DB
+	db       *sql.DB
+	optedOut *sql.Stmt // optedOutQuery
 
 	recent recentOffers // the last offered choices per conversation (lastOutbound)
 	// signBases are PublicURL's two spellings a webhook may be signed over; tokenKey the HMAC key.
@@ -180,6 +181,10 @@ func New(cfg Config) (*Adapter, error) {
 	if a.db, err = openOptOuts(cfg.DBPath); err != nil {
 		return nil, err
 	}
+	if a.optedOut, err = a.db.Prepare(optedOutQuery); err != nil {
+		a.db.Close()
+		return nil, fmt.Errorf("sms: suppression list: %w", err)
+	}
 	return a, nil
 }
 
@@ -208,6 +213,9 @@ func (a *Adapter) Close() error {
 			a.bgStop()
 		}
 		a.bg.Wait()
+		if a.optedOut != nil {
+			a.optedOut.Close()
+		}
 		if a.db != nil {
 			err = a.db.Close()
 		}
@@ -217,7 +225,8 @@ func (a *Adapter) Close() error {
 
 // Interface guards
 var (
-	_ channels.Sender = (*Adapter)(nil)
+	_ channels.Sender     = (*Adapter)(nil)
+	_ channels.PartSender = (*Adapter)(nil)
 )
 
 func alnum(s string) bool {
