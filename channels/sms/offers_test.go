@@ -23,7 +23,8 @@ func (noDialog) Turn(context.Context, []byte, dialog.Input) ([]byte, []dialog.Re
 }
 
 // lastOutbound with its per-conversation memory answers what reading the whole window answers,
-// whatever mix of inbound messages, replies with and without choices, and lookups happens.
+// whatever mix of inbound messages, replies with and without choices, their sends (which move the
+// memory on) and lookups happens.
 func TestLastOutboundMatchesWindow(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -62,6 +63,7 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lastIn int64
+	var unsent []channels.Message // outbound messages the "outbox" has not sent yet, in seq order
 	turn := func(step int) {
 		var replies []channels.Message
 		for i := range 1 + rng.IntN(3) {
@@ -74,14 +76,22 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 			}
 			replies = append(replies, r)
 		}
-		if _, err := st.CommitTurn(ctx, channels.Turn{Conversation: conv.ID, InboundSeq: lastIn, Replies: replies,
-			At: time.Now()}); err != nil {
+		stored, err := st.CommitTurn(ctx, channels.Turn{Conversation: conv.ID, InboundSeq: lastIn, Replies: replies,
+			At: time.Now()})
+		if err != nil {
 			t.Fatal(err)
 		}
+		unsent = append(unsent, stored...)
 		lastIn = 0
 	}
 	for step := range 600 {
 		switch k := rng.IntN(10); {
+		case k == 9 && len(unsent) == 0 && lastIn > 0: // a turn whose first replies are sent at once
+			turn(step)
+			for range 1 + rng.IntN(len(unsent)) {
+				a.recent.sent(conv.ID, unsent[0])
+				unsent = unsent[1:]
+			}
 		case k < 4: // a customer message, through the handler's path (lookup, store, stored)
 			c, err := st.FindConversation(ctx, channels.ChannelSMS, "+886911111111")
 			if err != nil {
@@ -111,6 +121,11 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 			}
 		case k < 9 && lastIn > 0: // the turn of the last inbound: replies, maybe with choices
 			turn(step)
+		case k == 9 && len(unsent) > 0: // the outbox sends the next replies (SendPart tells recent)
+			for range 1 + rng.IntN(len(unsent)) {
+				a.recent.sent(conv.ID, unsent[0])
+				unsent = unsent[1:]
+			}
 		}
 		c, err := st.FindConversation(ctx, channels.ChannelSMS, "+886911111111")
 		if err != nil {
@@ -125,4 +140,42 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 			t.Fatalf("step %d: got %+v, want seq %d %v %s", step, got, want.Seq, want.Buttons, langOf(want))
 		}
 	}
+
+	// Directed cases on a second conversation: a reply sent while a later one is not, and an entry
+	// made from an inbound only when nothing came before it.
+	c2, _, err := st.OpenConversation(ctx, channels.ChannelSMS, "+886922222222", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		c, err := st.Conversation(ctx, c2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := a.lastOutbound(ctx, c), window(c)
+		if (got == nil) != (want == nil) || got != nil && (got.seq != want.Seq || !slices.Equal(got.buttons, want.Buttons)) {
+			t.Fatalf("%s: got %+v, want %+v", what, got, want)
+		}
+	}
+	in1, _, err := st.AppendInbound(ctx, c2.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: c2.Contact, ClientID: "d1", Text: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.stored(c2.ID, in1.Seq) // seq 1: nothing before it
+	out, err := st.CommitTurn(ctx, channels.Turn{Conversation: c2.ID, InboundSeq: in1.Seq, At: time.Now(), Replies: []channels.Message{
+		{From: channels.FromBot, Text: "first", Buttons: []channels.Button{{Label: "A", Value: "a"}}},
+		{From: channels.FromBot, Text: "second", Buttons: []channels.Button{{Label: "B", Value: "b"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.recent.sent(c2.ID, out[0]) // the second reply is not sent yet
+	check("first of two replies sent")
+	a.recent = recentOffers{} // forgotten (a restart, a full cache)
+	in2, _, err := st.AppendInbound(ctx, c2.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: c2.Contact, ClientID: "d2", Text: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.stored(c2.ID, in2.Seq) // not seq 1: it knows nothing of what came before
+	check("an inbound stored with nothing remembered")
 }

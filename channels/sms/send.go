@@ -42,6 +42,7 @@ func (a *Adapter) Send(ctx context.Context, conv *channels.Conversation, msg cha
 // SendPart is Send for the delivery loop (channels.PartSender): the message the part was rendered
 // from comes with it, so the choice hint needs no read of the stored message.
 func (a *Adapter) SendPart(ctx context.Context, conv *channels.Conversation, part, from channels.Message, i, n int) (string, error) {
+	a.recent.sent(conv.ID, from)
 	return a.send(ctx, conv, part, func() string {
 		if from.Seq != part.Seq {
 			return part.Text

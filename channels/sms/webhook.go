@@ -342,14 +342,34 @@ func (c *recentOffers) put(id string, o offered) {
 	c.m[id] = o
 }
 
-// advance moves the answer as of from on to seen when nothing outbound came between.
+// advance moves the answer as of from on to seen when nothing outbound came between (from 0: a
+// new conversation, nothing before).
 func (c *recentOffers) advance(id string, from, seen int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if o, ok := c.m[id]; ok && o.seen == from {
+	o, ok := c.m[id]
+	switch {
+	case ok && o.seen == from:
 		o.seen = seen
-		c.m[id] = o
+	case !ok && from == 0:
+		o = offered{seen: seen}
+		if c.m == nil || len(c.m) >= recentMax {
+			c.m = make(map[string]offered)
+		}
+	default:
+		return
 	}
+	c.m[id] = o
+}
+
+// sent records the stored outbound message m (the outbox sends a conversation's messages in seq
+// order, usually before its customer writes again, so the next inbound then reads nothing): as of
+// m.Seq, m is the latest message to the customer, whatever came before it.
+func (c *recentOffers) sent(id string, m channels.Message) {
+	if m.Direction != channels.DirOut {
+		return
+	}
+	c.put(id, offered{}.after([]channels.Message{m}, m.Seq))
 }
 
 // choice maps a reply to one of the offered buttons: its number ("1", "１") through
