@@ -32,6 +32,9 @@ type RouterConfig struct {
 	// gateway nodes on one Redis); Store must then be a FencedStore. Nil (the embedded default) keeps
 	// the in-process ordering only.
 	Locker Locker
+	// SeparateWrites makes Converse store every message before its turn runs, as Receive does, even
+	// where the store could keep the message and its turn in one write (comparisons and tests).
+	SeparateWrites bool
 }
 
 // Locker serializes a conversation's turns across processes. The embedded deployment has none: one
@@ -82,14 +85,17 @@ var ErrStaleFence = casesvc.Errorf(casesvc.ECONFLICT, "The turn's lock was lost.
 // Receive/ProcessSync/Start from adapters, and Close on shutdown (after the HTTP server stopped and
 // the notice relay ended): Close drains the turns first, then the delivery loop.
 type Router struct {
-	store   Store
-	dialog  Dialog
-	bus     Bus
-	locker  Locker // nil: in-process ordering only (see RouterConfig.Locker)
-	log     *slog.Logger
-	metrics *Metrics
-	now     func() time.Time
-	timeout time.Duration
+	store Store
+	// oneWrite is the store when Converse may store a message together with its turn (an
+	// InboundTurnStore, no Locker, not SeparateWrites); nil: every message is stored first.
+	oneWrite InboundTurnStore
+	dialog   Dialog
+	bus      Bus
+	locker   Locker // nil: in-process ordering only (see RouterConfig.Locker)
+	log      *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	timeout  time.Duration
 
 	handoffsMu sync.RWMutex
 	handoffs   Handoffs
@@ -114,6 +120,10 @@ type Router struct {
 }
 
 // worker is the serial queue of one active conversation; its goroutine exits when the queue is empty.
+//
+// The queue holds the jobs of stored messages (and the opening turn) first, in seq order, then the
+// jobs of messages not stored yet (Converse), in arrival order: a message stored meanwhile has a lower
+// seq than any of those will get, so its turn runs first and turns stay in seq order.
 type worker struct {
 	conversation string
 	jobs         []job // guarded by Router.mu
@@ -122,7 +132,11 @@ type worker struct {
 type job struct {
 	conversation string
 	start        bool    // the opening turn
-	msg          Message // the inbound message, when !start
+	msg          Message // the inbound message, when !start and in == nil
+	// in is a customer message not stored yet (Converse): the worker stores it with its turn, or alone
+	// first (see runConverse). stored is told once, when it is stored or could not be.
+	in     *Inbound
+	stored func(msg Message, dup bool, err error)
 	// check asks for the "already handled?" read before the turn. Only a job Recover queued needs it
 	// (or any job under a Locker, where other nodes run turns too): a live Receive queues a message it
 	// just stored, and Recover queues its jobs under the conversation's stripe, so a message queued by
@@ -134,6 +148,10 @@ type job struct {
 type turnResult struct {
 	replies []Message
 	err     error
+	// msg and dup: a Converse job's message as stored, and whether it repeated a ClientID (then the
+	// first one's turn answers it, and replies is empty).
+	msg Message
+	dup bool
 }
 
 type waitKey struct {
@@ -156,6 +174,9 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery, handoffs: cfg.Handoffs,
 	}
 	r.deliveryCfg.defaults()
+	if s, ok := cfg.Store.(InboundTurnStore); ok && cfg.Locker == nil && !cfg.SeparateWrites {
+		r.oneWrite = s
+	}
 	if r.bus == nil {
 		r.bus = NewMemoryBus(64)
 	}
@@ -269,20 +290,27 @@ func (r *Router) ProcessSync(ctx context.Context, in Inbound) (*Conversation, []
 		out = append(out, greeting...)
 	}
 	done := make(chan turnResult, 1)
-	msg, dup, err := r.receive(ctx, conv.ID, in, done)
+	var msg Message
+	var dup bool
+	if r.oneWrite != nil && in.Event == "" {
+		err = r.converse(conv.ID, in, nil, done) // the message and its turn in one write (converse.go)
+	} else {
+		msg, dup, err = r.receive(ctx, conv.ID, in, done)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	var replies []Message
-	if dup { // the first processing may be over, running or (after a crash) queued by Recover
-		replies, err = r.await(ctx, conv.ID, msg.Seq)
-	} else {
+	if !dup {
 		select {
 		case res := <-done:
-			replies, err = res.replies, res.err
+			replies, err, msg, dup = res.replies, res.err, res.msg, res.dup
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
+	}
+	if err == nil && dup { // the first processing may be over, running or (after a crash) queued by Recover
+		replies, err = r.await(ctx, conv.ID, msg.Seq)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -497,7 +525,7 @@ func (r *Router) enqueue(j job) error {
 	}
 	w := r.workers[j.conversation]
 	if w != nil {
-		w.jobs = append(w.jobs, j)
+		w.push(j)
 		return nil
 	}
 	w = &worker{conversation: j.conversation, jobs: append(make([]job, 0, 2), j)}
@@ -541,38 +569,80 @@ func (r *Router) runner(w *worker) {
 	}
 }
 
-// work runs one conversation's queue until it is empty. Its jobs are taken together, and in the
-// embedded mode the conversation read for the first is kept for the next (the worker serialises the
-// conversation's turns, and only they change its state), so jobs queued back to back commit one after
-// the other without reading the conversation again.
+// work runs one conversation's queue until it is empty, a job at a time (a stored message queued
+// meanwhile goes ahead of the waiting ones not stored yet; see worker). In the embedded mode the
+// conversation read for the first job is kept for the next (the worker serialises the conversation's
+// turns, and only they change its state), so jobs queued back to back commit one after the other
+// without reading the conversation again.
 func (r *Router) work(w *worker) {
 	defer r.wg.Done()
-	var batch []job
 	var conv *Conversation // embedded mode: the conversation as of the last commit; nil = read it
 	for {
 		r.mu.Lock()
 		if len(w.jobs) == 0 || r.ctx.Err() != nil {
+			left := w.jobs
+			w.jobs = nil
 			delete(r.workers, w.conversation)
 			r.mu.Unlock()
+			r.abandon(left)
 			return
 		}
-		batch, w.jobs = w.jobs, batch[:0]
+		j := w.jobs[0]
+		w.jobs[0] = job{}
+		w.jobs = w.jobs[1:]
 		r.mu.Unlock()
 
-		for i := range batch {
-			j := &batch[i]
-			var res turnResult
-			if r.locker != nil { // scaled-out mode: also hold the conversation's cross-node lock
-				res = r.runLocked(*j)
-			} else if j.start {
-				res, conv = r.runStart(r.ctx, j.conversation, conv)
-			} else {
-				res, conv = r.runInbound(r.ctx, j.msg, j.check, conv)
+		var res turnResult
+		switch {
+		case j.in != nil:
+			var requeued bool
+			if res, conv, requeued = r.runConverse(r.ctx, w, j, conv); requeued {
+				continue // stored now; its job runs in seq order
 			}
-			if j.done != nil {
-				j.done <- res
+		case r.locker != nil: // scaled-out mode: also hold the conversation's cross-node lock
+			res = r.runLocked(j)
+		case j.start:
+			res, conv = r.runStart(r.ctx, j.conversation, conv)
+		default:
+			res, conv = r.runInbound(r.ctx, j.msg, j.check, conv)
+		}
+		if j.done != nil {
+			j.done <- res
+		}
+	}
+}
+
+// push queues j (r.mu held): a stored message's job (or the opening turn) before the first job of a
+// message not stored yet, others at the end.
+func (w *worker) push(j job) {
+	at := len(w.jobs)
+	if j.in == nil {
+		for i := range w.jobs {
+			if w.jobs[i].in != nil {
+				at = i
+				break
 			}
-			*j = job{}
+		}
+	}
+	w.jobs = append(w.jobs, job{})
+	copy(w.jobs[at+1:], w.jobs[at:])
+	w.jobs[at] = j
+}
+
+// abandon answers the jobs a closing router will not run: stored messages stay unhandled in the store
+// (Recover runs them at the next start); a message not stored yet is reported as not stored, so its
+// client sends it again.
+func (r *Router) abandon(jobs []job) {
+	for _, j := range jobs {
+		if j.in == nil {
+			continue
+		}
+		err := casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
+		if j.stored != nil {
+			j.stored(Message{}, false, err)
+		}
+		if j.done != nil {
+			j.done <- turnResult{err: err}
 		}
 	}
 }
@@ -607,6 +677,9 @@ func (r *Router) runStart(ctx context.Context, id string, conv *Conversation) (t
 	}
 	r.published(conv, stored, at)
 	conv.State, conv.Started = state, true
+	if len(stored) > 0 {
+		conv.LastSeq = max(conv.LastSeq, stored[len(stored)-1].Seq)
+	}
 	return turnResult{replies: stored}, conv
 }
 
@@ -680,6 +753,7 @@ func (r *Router) handleInbound(ctx context.Context, m Message, check bool, conv 
 	}
 	r.published(conv, stored, at)
 	conv.State = state
+	conv.LastSeq = max(conv.LastSeq, lastSeq(m, stored))
 	if dialogTurn {
 		r.afterTurn(ctx, conv.ID)
 	}

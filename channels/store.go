@@ -3,6 +3,8 @@ package channels
 import (
 	"context"
 	"time"
+
+	"claimline/casesvc"
 )
 
 // Store keeps conversations and their transcripts. channels/sqlitestore is the embedded implementation;
@@ -67,6 +69,28 @@ type Store interface {
 	// OutboxDepth counts the pending deliveries.
 	OutboxDepth(ctx context.Context) (int, error)
 }
+
+// InboundTurnStore is the optional capability of a Store behind one-write turns (Router.Converse): a
+// customer message and the turn that answers it stored in one atomic step, after the turn ran.
+//
+// Rules, besides Store's:
+//   - CommitInbound stores in as the conversation's next message, already handled, then t's replies
+//     with the seqs after it (replying to it), the new state and, with t.Deliver, one pending delivery
+//     per reply: all or nothing. t.InboundSeq is ignored (the inbound's seq is lastSeq+1).
+//   - It does so only while the conversation's last seq is still lastSeq, the seq the turn ran after;
+//     otherwise it stores nothing and fails with ErrSeqMoved (the caller stores the message alone and
+//     runs its turn again after the messages stored meanwhile, so turns stay in seq order).
+//   - A repeated ClientID stores nothing and returns the message first stored with dup=true, as
+//     AppendInbound does, whatever lastSeq: the turn is dropped.
+//   - ENOTFOUND for an unknown conversation.
+type InboundTurnStore interface {
+	Store
+	CommitInbound(ctx context.Context, conversation string, in Inbound, lastSeq int64, t Turn) (msg Message, replies []Message, dup bool, err error)
+}
+
+// ErrSeqMoved is CommitInbound's refusal of a turn that ran on an older conversation (compare with
+// errors.Is): a message was stored since the turn read the conversation.
+var ErrSeqMoved = casesvc.Errorf(casesvc.ECONFLICT, "A message was stored since the turn began.")
 
 // Turn is the outcome of one dialog turn, committed by Store.CommitTurn.
 type Turn struct {

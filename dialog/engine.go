@@ -133,6 +133,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	guardEffects(&cfg) // see effects.go: a turn may run before its message is stored
 	e := &Engine{cfg: cfg, nlu: cfg.NLU, msgs: msgs}
 	// Flows are registered here, by id, so the list of what the bot can do is in one place.
 	e.flows = map[string]flow{

@@ -302,7 +302,14 @@ var writeQueries = map[string]string{
 		FROM conversations WHERE id = ?
 		ON CONFLICT (conversation, client_id) WHERE client_id <> '' DO NOTHING
 		RETURNING seq`,
-	"bumpSeq":         `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`,
+	"bumpSeq": `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`,
+	// commitInbound stores a message already handled with its turn (inbound.go): only as seq
+	// last_seq + 1 while last_seq is still what the turn ran after, and not for a repeated client id.
+	"commitInbound": `INSERT INTO messages (` + msgColumns + `)
+		SELECT id, last_seq + 1, ?, ?, ?, ?, '', '', ?, ?, 0, 1, ?, ?, ?, ?
+		FROM conversations WHERE id = ? AND last_seq = ?
+		ON CONFLICT (conversation, client_id) WHERE client_id <> '' DO NOTHING`,
+	"advanceState":    `UPDATE conversations SET last_seq = ?, state = ?, updated_at = ? WHERE id = ?`,
 	"messageByClient": `SELECT ` + msgColumns + ` FROM messages WHERE conversation = ? AND client_id = ?`,
 
 	"markHandled": `UPDATE messages SET handled = 1
@@ -500,36 +507,12 @@ func (s *Store) AppendInbound(ctx context.Context, conversation string, in chann
 
 // CommitTurn stores a turn's replies, state and the inbound's handled mark in one transaction.
 func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Message, error) {
-	at := t.At
-	if at.IsZero() {
-		at = s.Now()
+	out, buttons, state, at, err := s.prepareTurn(t)
+	if err != nil {
+		return nil, err
 	}
 	ts := stampOf(at)
-	// Encode outside the writer: the writer goroutine is the bottleneck, the callers are many.
-	var state []byte // the cache keeps it: the caller may change t.State
-	if t.State != nil {
-		state = append([]byte{}, t.State...)
-	}
-	out := make([]channels.Message, len(t.Replies))
-	buttons := make([]string, len(t.Replies))
-	for i, r := range t.Replies {
-		m := channels.Message{
-			Conversation: t.Conversation, Direction: channels.DirOut, From: r.From,
-			Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
-		}
-		if m.From == "" {
-			m.From = channels.FromBot
-		}
-		if len(m.Buttons) > 0 {
-			b, err := json.Marshal(m.Buttons)
-			if err != nil {
-				return nil, internal("commit turn", err)
-			}
-			buttons[i] = string(b)
-		}
-		out[i] = m
-	}
-	err := s.write(ctx, "commit turn", func(w *wconn) error {
+	err = s.write(ctx, "commit turn", func(w *wconn) error {
 		var res sql.Result
 		var err error
 		if t.InboundSeq > 0 {
@@ -556,19 +539,9 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 			started: t.InboundSeq == 0, updated: now})
 		first := last - int64(len(t.Replies)) + 1
 		for i := range out {
-			m := &out[i]
-			m.Seq = first + int64(i)
-			if _, err := w.exec("insertMessage", m.Conversation, m.Seq, m.Direction, m.From, m.Text, m.Action,
-				buttons[i], m.Agent, m.Lang, m.ClientID, m.ReplyTo, 0, ts, "", m.Event, ""); err != nil {
-				return err
-			}
-			if t.Deliver {
-				if _, err := w.exec("insertDelivery", m.Conversation, m.Seq, channel, m.TS.UnixNano(), ts, ts); err != nil {
-					return err
-				}
-			}
+			out[i].Seq = first + int64(i)
 		}
-		return nil
+		return insertReplies(w, out, buttons, ts, t.Deliver, channel)
 	})
 	if err != nil {
 		return nil, err
@@ -577,6 +550,57 @@ func (s *Store) CommitTurn(ctx context.Context, t channels.Turn) ([]channels.Mes
 		return nil, nil
 	}
 	return out, nil
+}
+
+// prepareTurn makes, outside the writer (the writer goroutine is the bottleneck, the callers are
+// many), the stored form of a turn: its replies as messages without seqs, their buttons' JSON, a copy
+// of the state (the cache keeps it; the caller may change t.State) and the turn's time.
+func (s *Store) prepareTurn(t channels.Turn) (out []channels.Message, buttons []string, state []byte, at time.Time, err error) {
+	at = t.At
+	if at.IsZero() {
+		at = s.Now()
+	}
+	if t.State != nil {
+		state = append([]byte{}, t.State...)
+	}
+	out = make([]channels.Message, len(t.Replies))
+	buttons = make([]string, len(t.Replies))
+	for i, r := range t.Replies {
+		m := channels.Message{
+			Conversation: t.Conversation, Direction: channels.DirOut, From: r.From,
+			Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
+		}
+		if m.From == "" {
+			m.From = channels.FromBot
+		}
+		if len(m.Buttons) > 0 {
+			b, err := json.Marshal(m.Buttons)
+			if err != nil {
+				return nil, nil, nil, at, internal("commit turn", err)
+			}
+			buttons[i] = string(b)
+		}
+		out[i] = m
+	}
+	return out, buttons, state, at, nil
+}
+
+// insertReplies inserts a turn's replies (seqs set) and, with deliver, a pending delivery for each
+// on channel.
+func insertReplies(w *wconn, out []channels.Message, buttons []string, ts string, deliver bool, channel string) error {
+	for i := range out {
+		m := &out[i]
+		if _, err := w.exec("insertMessage", m.Conversation, m.Seq, m.Direction, m.From, m.Text, m.Action,
+			buttons[i], m.Agent, m.Lang, m.ClientID, m.ReplyTo, 0, ts, "", m.Event, ""); err != nil {
+			return err
+		}
+		if deliver {
+			if _, err := w.exec("insertDelivery", m.Conversation, m.Seq, channel, m.TS.UnixNano(), ts, ts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // turnConflict explains why a turn's handled (or started) mark changed nothing.

@@ -33,3 +33,14 @@ func TestMemoryBus(t *testing.T) {
 		return storetest.BusEnv{Store: s, Buffer: 16, NewBus: func(*testing.T) channels.Bus { return bus }}
 	})
 }
+
+func TestSQLiteInboundTurnStore(t *testing.T) {
+	storetest.TestInboundTurnStore(t, func(t *testing.T) channels.InboundTurnStore {
+		s, err := sqlitestore.New(filepath.Join(t.TempDir(), "channels.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

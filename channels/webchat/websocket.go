@@ -432,15 +432,24 @@ func (c *conn) inbound(f inFrame) {
 	if f.Type == "action" {
 		in.Action = f.Value
 	}
-	msg, _, err := c.s.router.Receive(c.s.ctx, in)
-	if err != nil {
+	// The message may be stored together with its turn (Router.Converse): the ack comes when it is
+	// stored, from the conversation's worker, so this reader goes on reading meanwhile.
+	notStored := func(err error) {
 		// Not stored, so no ack: the client resends the same id.
 		c.s.log.Error("webchat receive", "conversation", c.conv, "code", casesvc.ErrorCode(err), "err", err)
 		c.errorFrame(codeUnavailable, "The message was not stored; please resend.", f.ID)
-		return
 	}
-	// A repeated id is acked again with the seq it was first stored with.
-	c.enqueue(ackFrame{Type: "ack", ID: f.ID, Seq: msg.Seq})
+	err := c.s.router.Converse(c.s.ctx, in, func(msg channels.Message, _ bool, err error) {
+		if err != nil {
+			notStored(err)
+			return
+		}
+		// A repeated id is acked again with the seq it was first stored with.
+		c.enqueue(ackFrame{Type: "ack", ID: f.ID, Seq: msg.Seq})
+	})
+	if err != nil {
+		notStored(err)
+	}
 }
 
 // live takes a message the conversation's hub received from the bus, in publish order. It is called

@@ -1,0 +1,275 @@
+package channels
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"claimline/casesvc"
+	"claimline/dialog"
+)
+
+// One-write turns.
+//
+// Receive stores a message, acknowledges it and then runs its turn, which stores the replies: two
+// writes per message. A client that waits for the answer anyway (web chat, REST) can have both in one:
+// Converse queues the message unstored, the conversation's worker runs the turn, then stores the
+// message (already handled), the replies and the new state in one atomic write
+// (InboundTurnStore.CommitInbound), and only then is the message acknowledged. Nothing acknowledged is
+// ever lost, and a message lost in a crash before the write was never acknowledged, so its client
+// sends it again (web chat's outbox, a REST retry with the same id).
+//
+// The turn is pure until it would change something outside the conversation (file a claim, attach a
+// document, ask for a person...): dialog calls the hook set here first (dialog.WithStoreBeforeEffects),
+// which stores the message alone, so no effect ever happens for an unstored message; the turn then
+// commits the ordinary way. A message is also stored first when a person holds the conversation (the
+// handoff service answers it, with effects of its own), and when a message was stored in the
+// conversation meanwhile (a notice, an upload): then its turn is thrown away, and it runs again after
+// the ones stored before it, so turns always run in seq order.
+
+// Converse stores a customer message and runs its turn, for adapters whose customer waits for the
+// answer (see above). stored is called once, from the conversation's worker, when the message is stored
+// (msg as stored; dup for a repeated ClientID, answered by the first one's turn) or could not be (err:
+// the client should send it again); the turn's replies reach the bus after it. When Converse returns an
+// error the message was refused before anything was queued, and stored is not called. Without the
+// store's capability, under a Locker or with RouterConfig.SeparateWrites, it is Receive followed by a
+// call of stored. Errors: EINVALID, EUNAVAILABLE (closing), store errors.
+func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Message, dup bool, err error)) error {
+	if err := validInbound(in); err != nil {
+		return err
+	}
+	if in.Event != "" {
+		return casesvc.Errorf(casesvc.EINVALID, "Events go through ReceiveInto.")
+	}
+	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	if err != nil {
+		return err
+	}
+	if r.oneWrite == nil {
+		msg, dup, err := r.receive(ctx, conv.ID, in, nil)
+		if err != nil {
+			return err
+		}
+		stored(msg, dup, nil)
+		return nil
+	}
+	return r.converse(conv.ID, in, stored, nil)
+}
+
+// converse queues a Converse job.
+func (r *Router) converse(conversation string, in Inbound, stored func(Message, bool, error), done chan turnResult) error {
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = r.now()
+	}
+	return r.enqueue(job{conversation: conversation, in: &in, stored: stored, done: done})
+}
+
+// holdReporter is the optional capability of Handoffs behind one-write turns: whether a person holds
+// the conversation now. Holds begin only in the conversation's own turns (a dialog handoff request),
+// so the answer stays true for the turn the worker is about to run. Without it, every message of a
+// router with Handoffs is stored first.
+type holdReporter interface {
+	Holding(conversation string) bool
+}
+
+// runConverse runs the job of a message not stored yet (see the top of this file). It returns the
+// job's result and the worker's copy of the conversation (nil: read it again); requeued means the
+// message was stored alone and its job queued again, in seq order, to run the ordinary way.
+func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conversation) (turnResult, *Conversation, bool) {
+	if conv == nil {
+		var err error
+		if conv, err = r.store.Conversation(ctx, j.conversation); err != nil {
+			return r.notStored(j, err), nil, false
+		}
+	}
+	if !conv.Started {
+		// The greeting comes before the first answer, as in handleInbound.
+		var res turnResult
+		if res, conv = r.runStart(ctx, conv.ID, conv); res.err != nil {
+			return r.notStored(j, res.err), nil, false
+		}
+		if conv == nil {
+			return r.storeFirst(ctx, w, j)
+		}
+	}
+	h := r.handoffRouting()
+	if h != nil {
+		if hr, ok := h.(holdReporter); !ok || hr.Holding(conv.ID) {
+			return r.storeFirst(ctx, w, j)
+		}
+	}
+	in := *j.in
+	m := Message{
+		Conversation: conv.ID, Seq: conv.LastSeq + 1, Direction: DirIn, From: FromCustomer,
+		Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: in.ReceivedAt,
+		Attachments: in.Attachments,
+	}
+	if h != nil {
+		// Not held, so this only takes note of the customer (the quality figures).
+		if held, _, err := h.Intercept(ctx, conv, m); err != nil || held {
+			if err != nil {
+				r.log.Error("handoff routing", "conversation", conv.ID, "code", casesvc.ErrorCode(err))
+			}
+			return r.storeFirst(ctx, w, j)
+		}
+	}
+
+	// The hook of dialog.WithStoreBeforeEffects: the first effect of the turn stores the message.
+	var early *earlyStore
+	storeNow := func(ctx context.Context) error {
+		if early == nil {
+			early = r.storeEarly(ctx, w, j, m.Seq)
+		}
+		return early.err
+	}
+	at := r.now()
+	din := dialog.Input{
+		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
+		Text: m.Text, Action: m.Action, Lang: m.Lang, At: m.TS, Attachments: m.Attachments,
+	}
+	if din.Lang == "" {
+		din.Lang = conv.Lang
+	}
+	state, replies := r.turn(dialog.WithStoreBeforeEffects(ctx, storeNow), conv, din)
+	_, push := r.senderFor(conv.Channel)
+	turn := Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push}
+
+	if early != nil { // the turn had an effect, so its message is stored (or the turn is void)
+		switch {
+		case early.dup:
+			return turnResult{msg: early.msg, dup: true}, conv, false
+		case early.requeued:
+			return turnResult{}, nil, true
+		case early.err != nil:
+			return turnResult{err: early.err}, nil, false
+		}
+		conv.LastSeq = early.msg.Seq
+		m = early.msg
+		turn.InboundSeq = m.Seq
+		stored, err := r.store.CommitTurn(ctx, turn)
+		if err != nil {
+			// Left unhandled: Recover runs it again at the next start.
+			r.log.Error("commit turn", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err), "err", err)
+			return turnResult{err: err, msg: m}, nil, false
+		}
+		return r.committed(conv, m, stored, state, at), conv, false
+	}
+
+	msg, stored, dup, err := r.oneWrite.CommitInbound(ctx, conv.ID, in, conv.LastSeq, turn)
+	switch {
+	case errors.Is(err, ErrSeqMoved):
+		// Something was stored since the worker last saw the conversation: the turn ran on an old
+		// state. Store the message alone; its turn runs again after the earlier ones.
+		res, _, requeued := r.storeFirst(ctx, w, j)
+		return res, nil, requeued
+	case err != nil:
+		r.log.Error("commit inbound turn", "conversation", conv.ID, "code", casesvc.ErrorCode(err), "err", err)
+		return r.notStored(j, err), nil, false
+	case dup:
+		if j.stored != nil {
+			j.stored(msg, true, nil)
+		}
+		return turnResult{msg: msg, dup: true}, conv, false
+	}
+	if j.stored != nil {
+		j.stored(msg, false, nil)
+	}
+	r.metrics.messageIn(in.Channel)
+	r.bus.Publish(msg)
+	return r.committed(conv, msg, stored, state, at), conv, false
+}
+
+// committed finishes a Converse job whose turn is stored: the replies go out, the worker's copy of
+// the conversation follows the commit, waiters hear of it, and a handoff the turn asked for is
+// announced after its replies.
+func (r *Router) committed(conv *Conversation, m Message, stored []Message, state []byte, at time.Time) turnResult {
+	r.published(conv, stored, at)
+	conv.State = state
+	conv.LastSeq = max(conv.LastSeq, lastSeq(m, stored))
+	res := turnResult{replies: stored, msg: m}
+	r.notify(waitKey{m.Conversation, m.Seq}, res)
+	r.afterTurn(r.ctx, conv.ID)
+	return res
+}
+
+// lastSeq is the highest seq of a committed turn: its last reply's, or its message's.
+func lastSeq(m Message, replies []Message) int64 {
+	if len(replies) > 0 {
+		return replies[len(replies)-1].Seq
+	}
+	return m.Seq
+}
+
+// earlyStore is what storing a Converse message at its turn's first effect came to.
+type earlyStore struct {
+	msg      Message
+	dup      bool  // a repeated ClientID: the effect must not happen, the turn is void
+	requeued bool  // stored under another seq than the turn ran with: the turn is void
+	err      error // non-nil: the effect must not happen
+}
+
+// errTurnVoid is what the dialog's effect gets when its turn is thrown away; the customer never sees it.
+var errTurnVoid = casesvc.Errorf(casesvc.ECONFLICT, "The turn is run again.")
+
+// storeEarly stores a Converse message when its turn reaches an effect. When the message gets the seq
+// the turn ran with, the turn goes on and commits the ordinary way; otherwise the turn is void and
+// the message's job is queued again (in seq order) or, for a repeat, answered as a dup.
+func (r *Router) storeEarly(ctx context.Context, w *worker, j job, seq int64) *earlyStore {
+	msg, dup, requeued, err := r.storeAlone(ctx, w, j, seq)
+	switch {
+	case err != nil:
+		return &earlyStore{err: err}
+	case dup:
+		return &earlyStore{msg: msg, dup: true, err: errTurnVoid}
+	case requeued:
+		return &earlyStore{msg: msg, requeued: true, err: errTurnVoid}
+	}
+	return &earlyStore{msg: msg}
+}
+
+// storeFirst stores a Converse message alone and queues its job again to run the ordinary way.
+func (r *Router) storeFirst(ctx context.Context, w *worker, j job) (turnResult, *Conversation, bool) {
+	msg, dup, requeued, err := r.storeAlone(ctx, w, j, 0)
+	switch {
+	case err != nil:
+		return turnResult{err: err}, nil, false
+	case dup:
+		return turnResult{msg: msg, dup: true}, nil, false
+	}
+	return turnResult{}, nil, requeued
+}
+
+// storeAlone is receive's step for a Converse message: under the conversation's stripe, store it and,
+// unless it got the seq keep (0: none), queue its job again as a stored message's, so it runs after
+// every message stored before it. The job's client is told the message is stored (or could not be).
+func (r *Router) storeAlone(ctx context.Context, w *worker, j job, keep int64) (msg Message, dup, requeued bool, err error) {
+	stripe := r.stripe(j.conversation)
+	stripe.Lock()
+	msg, dup, err = r.store.AppendInbound(ctx, j.conversation, *j.in)
+	if err == nil && !dup {
+		r.metrics.messageIn(j.in.Channel)
+		r.bus.Publish(msg)
+		if msg.Seq != keep {
+			r.mu.Lock()
+			w.push(job{conversation: j.conversation, msg: msg, done: j.done})
+			r.mu.Unlock()
+			requeued = true
+		}
+	}
+	stripe.Unlock()
+	if err != nil {
+		r.log.Error("store message", "conversation", j.conversation, "code", casesvc.ErrorCode(err), "err", err)
+	}
+	if j.stored != nil {
+		j.stored(msg, dup, err)
+	}
+	return msg, dup, requeued, err
+}
+
+// notStored fails a Converse job whose message was not stored.
+func (r *Router) notStored(j job, err error) turnResult {
+	if j.stored != nil {
+		j.stored(Message{}, false, err)
+	}
+	return turnResult{err: err}
+}
