@@ -106,7 +106,7 @@ func (h hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // upgraded is a server-side gorilla connection over nc.
-func upgraded(t *testing.T, nc net.Conn) *websocket.Conn {
+func upgraded(t testing.TB, nc net.Conn) *websocket.Conn {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/webchat/ws", nil)
 	r.Header.Set("Connection", "Upgrade")

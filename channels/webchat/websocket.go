@@ -2,7 +2,6 @@ package webchat
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -253,7 +252,16 @@ func (c *conn) onFrame(mt int, r io.Reader, err error) int {
 	}
 	c.ws.SetReadDeadline(time.Now().Add(c.s.readTimeout()))
 	// No SetReadLimit: gorilla would close the connection, and the spec keeps it open.
-	data, err := io.ReadAll(io.LimitReader(r, maxFrame+1))
+	buf := framePool.Get().(*[]byte)
+	data, err := readFrame(r, (*buf)[:0])
+	next := c.onData(mt, r, data, err)
+	*buf = data[:0]
+	framePool.Put(buf)
+	return next
+}
+
+// onData handles a frame read into data (err: reading it failed).
+func (c *conn) onData(mt int, r io.Reader, data []byte, err error) int {
 	if err != nil {
 		c.shutdown()
 		return readStop
@@ -293,12 +301,12 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // handle processes one frame; deep reports that it went into the router (a deep stack), keep false
 // ends the connection.
 func (c *conn) handle(data []byte) (deep, keep bool) {
-	if !json.Valid(data) || !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+	var f inFrame
+	switch parseFrame(data, &f) {
+	case codeBadJSON:
 		c.errorFrame(codeBadJSON, "A frame is one JSON object.", "")
 		return false, true
-	}
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
+	case codeInvalidFrame:
 		c.errorFrame(codeInvalidFrame, "A field has the wrong type.", "")
 		return true, true
 	}
