@@ -3,7 +3,9 @@ package nlu
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -16,9 +18,81 @@ type Builtin struct {
 	policy     *regexp.Regexp // the configured, anchored pattern (validates uppercase values)
 	policyFind *regexp.Regexp // unanchored, case-insensitive (finds candidates in text)
 	clf        *classifier
+	recent     memo
 }
 
-var _ Parser = (*Builtin)(nil)
+// memo keeps the last few results of the extractors: a dialog turn asks about the same message
+// several times (Parse and then IncidentTime at the same instant, Amount twice while a form is
+// filled), and the extractors are most of what a turn costs. A result is reused only for the same
+// text and the same instant, or the same day where only the day matters, so it is what the call
+// would have returned.
+type memo struct {
+	mu   sync.Mutex
+	next int
+	last [8]struct {
+		kind byte // memoExtract, ...; 0: empty
+		text string
+		at   time.Time
+		val  any
+	}
+}
+
+// Kinds of memo entries.
+const (
+	memoExtract = 1 + iota // []Entity (copied in and out: callers own what they get)
+	memoAmount             // amountResult
+	memoBirth              // birthResult
+	memoPolicy             // policyResult
+)
+
+type amountResult struct {
+	v  float64
+	e  Entity
+	ok bool
+}
+
+type birthResult struct {
+	t  time.Time
+	ok bool
+}
+
+type policyResult struct {
+	n  string
+	e  Entity
+	ok bool
+}
+
+func (m *memo) get(kind byte, text string, at time.Time) (any, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.last {
+		if e.kind == kind && e.text == text && e.at.Equal(at) {
+			if ents, ok := e.val.([]Entity); ok {
+				return slices.Clone(ents), true
+			}
+			return e.val, true
+		}
+	}
+	return nil, false
+}
+
+func (m *memo) put(kind byte, text string, at time.Time, val any) {
+	if ents, ok := val.([]Entity); ok {
+		val = append([]Entity{}, ents...) // never nil, so an empty result stays an empty list
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := &m.last[m.next]
+	e.kind, e.text, e.at, e.val = kind, text, at, val
+	m.next = (m.next + 1) % len(m.last)
+}
+
+// today is the start of now's day in the configured zone: what the extractors that look at the
+// date only (Amount, BirthDate) depend on.
+func (b *Builtin) today(now time.Time) time.Time {
+	now = now.In(b.loc)
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, b.loc)
+}
 
 // DefaultPolicyPattern is the demo insurer's policy number format.
 var DefaultPolicyPattern = regexp.MustCompile(`^[A-Z]{2}\d{8}$`)
@@ -120,8 +194,12 @@ func hasOwnWords(text string, ents []Entity) bool {
 // Dates without a year, weekdays and bare times resolve to their most recent past occurrence (incident
 // talk); explicit dates are kept as written.
 func (b *Builtin) Extract(text string, now time.Time) []Entity {
-	f := fold(text)
-	return resolve(b.candidates(f, now))
+	if v, ok := b.recent.get(memoExtract, text, now); ok {
+		return v.([]Entity)
+	}
+	ents := resolve(b.candidates(fold(text), now))
+	b.recent.put(memoExtract, text, now, ents)
+	return ents
 }
 
 // DetectLang returns "zh-TW" for Chinese text (Traditional or Simplified), "en" otherwise, "" when the
@@ -185,8 +263,21 @@ func (b *Builtin) IncidentTime(text string, now time.Time) (When, bool) {
 // BirthDate finds a date of birth: full dates only (AD or ROC, including two-digit ROC years "74/3/2"
 // and "民國74年3月2日", "1985-03-02", "March 2, 1985"). Relative words are not birth dates.
 func (b *Builtin) BirthDate(text string) (time.Time, bool) {
+	// Only the day of time.Now() matters: relative words resolve from it, and they are not birth dates.
+	now := time.Now()
+	day := b.today(now)
+	if v, ok := b.recent.get(memoBirth, text, day); ok {
+		r := v.(birthResult)
+		return r.t, r.ok
+	}
+	t, ok := b.birthDate(text, now)
+	b.recent.put(memoBirth, text, day, birthResult{t, ok})
+	return t, ok
+}
+
+func (b *Builtin) birthDate(text string, now time.Time) (time.Time, bool) {
 	f := fold(text)
-	today := time.Now().In(b.loc)
+	today := now.In(b.loc)
 	var best *dateCand
 	for _, c := range findDates(f, today) {
 		if !c.abs || !validYMD(c.y, c.m, c.d) {
@@ -207,15 +298,30 @@ func (b *Builtin) BirthDate(text string) (time.Time, bool) {
 // the extractor for an answer to "how much": an amount with a currency cue wins, otherwise the first
 // bare number that is not part of a date, phone or ID counts.
 func (b *Builtin) Amount(text string) (float64, Entity, bool) {
-	f := fold(text)
+	// The amounts found do not depend on the time of day, only on which dates the day allows.
 	now := time.Now()
+	day := b.today(now)
+	if v, ok := b.recent.get(memoAmount, text, day); ok {
+		r := v.(amountResult)
+		return r.v, r.e, r.ok
+	}
+	v, e, ok := b.amount(text, now)
+	b.recent.put(memoAmount, text, day, amountResult{v, e, ok})
+	return v, e, ok
+}
+
+func (b *Builtin) amount(text string, now time.Time) (float64, Entity, bool) {
+	f := fold(text)
+	bare := amountCands(f, nil, false)
+	if len(bare) == 0 && !hasEnAmountWord(f) {
+		return 0, Entity{}, false // no number at all: the other extractors cannot make one
+	}
 	all := b.candidates(f, now)
 	for _, e := range resolve(all) {
 		if e.Type == EntityAmount {
 			return e.Value.(float64), e, true
 		}
 	}
-	bare := amountCands(f, nil, false)
 	for _, e := range resolve(append(all, bare...)) {
 		if e.Type == EntityAmount {
 			return e.Value.(float64), e, true
@@ -227,6 +333,16 @@ func (b *Builtin) Amount(text string) (float64, Entity, bool) {
 // PolicyNumber finds a policy number matching the configured pattern (case-insensitive in the text,
 // returned uppercase).
 func (b *Builtin) PolicyNumber(text string) (string, Entity, bool) {
+	if v, ok := b.recent.get(memoPolicy, text, time.Time{}); ok {
+		r := v.(policyResult)
+		return r.n, r.e, r.ok
+	}
+	n, e, ok := b.policyNumber(text)
+	b.recent.put(memoPolicy, text, time.Time{}, policyResult{n, e, ok})
+	return n, e, ok
+}
+
+func (b *Builtin) policyNumber(text string) (string, Entity, bool) {
 	f := fold(text)
 	for _, e := range resolve(b.idCands(f, nil, true)) {
 		if e.Type == EntityPolicyNumber {

@@ -124,3 +124,38 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// scriptMessages are what the load tool's customers type (internal/bench/script.go), plus a first
+// message telling the incident in each language.
+var scriptMessages = []string{"你好", "HL20240017", "A123456789", "74/3/2", "11月20日早上10點", "急性肺炎住院三天，醫療費用大約兩萬三千元",
+	"台大醫院", "急性肺炎", "23000", "hello", "MT20250088", "F128765439", "1990-07-15", "November 21 at 6pm",
+	"Zhongshan Road near Minquan", "Rear bumper and trunk lid damaged, repair estimate about NT$40,000",
+	"Rear-ended by a taxi at a red light", "ABC-1234", "40000", "你好，我昨天下午三點在忠孝東路出車禍，腳骨折住院",
+	"my car was rear-ended yesterday at 6pm on Zhongshan Road", "English please"}
+
+// BenchmarkExtractors runs what a dialog turn asks of the parser on every script message, once per
+// message per iteration (ns/op is for the whole list): Parse, and the extractors the forms call.
+func BenchmarkExtractors(b *testing.B) {
+	p := newTest(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		run  func(string)
+	}{
+		{"Parse", func(s string) { p.Parse(ctx, s, "", testNow) }},
+		{"Amount", func(s string) { p.Amount(s) }},
+		{"IncidentTime", func(s string) { p.IncidentTime(s, testNow) }},
+		{"BirthDate", func(s string) { p.BirthDate(s) }},
+		{"PolicyNumber", func(s string) { p.PolicyNumber(s) }},
+		{"NationalID", func(s string) { NationalIDCandidate(s, true) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, s := range scriptMessages {
+					bc.run(s)
+				}
+			}
+		})
+	}
+}

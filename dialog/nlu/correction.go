@@ -136,7 +136,7 @@ var reWrongAfter = regexp.MustCompile(`^\s*(?:也)?(?:錯了|有錯|不對|寫�
 // correctionValue is the original text from byte b1 of the folded text, trimmed.
 func correctionValue(f *folded, b1 int) string {
 	s, e := f.span(b1, len(f.norm))
-	rs := f.orig[s:e]
+	rs := f.runes()[s:e]
 	trim := func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsPunct(r) || r == '～' || r == '~'
 	}

@@ -104,49 +104,46 @@ func findDates(f *folded, today time.Time) []dateCand {
 			out = append(out, c)
 		}
 	}
-	hasDigit := strings.ContainsAny(s, "0123456789")
-	if hasDigit {
-		for _, m := range reYMD.FindAllStringSubmatchIndex(s, -1) {
-			if sub(s, m, 2) != sub(s, m, 4) || !f.digitBounded(m[0], m[1]) {
+	for _, m := range findIf(mayYMD, f, reYMD) {
+		if sub(s, m, 2) != sub(s, m, 4) || !f.digitBounded(m[0], m[1]) {
+			continue
+		}
+		if y, ok := yearOf(sub(s, m, 1), false); ok {
+			add(dateCand{b0: m[0], b1: m[1], y: y, m: atoi(sub(s, m, 3)), d: atoi(sub(s, m, 5)), hasYear: true, abs: true})
+		}
+	}
+	for _, m := range findIf(mayMDYUS, f, reMDYUS) {
+		if !f.digitBounded(m[0], m[1]) {
+			continue
+		}
+		a, b, y := atoi(sub(s, m, 1)), atoi(sub(s, m, 2)), atoi(sub(s, m, 3))
+		if validYMD(y, a, b) { // US order first; a day first only when the month would be > 12
+			add(dateCand{b0: m[0], b1: m[1], y: y, m: a, d: b, hasYear: true, abs: true})
+		} else {
+			add(dateCand{b0: m[0], b1: m[1], y: y, m: b, d: a, hasYear: true, abs: true})
+		}
+	}
+	for _, m := range findIf(mayDigits, f, reDigits) {
+		if !f.digitBounded(m[0], m[1]) || isASCIIAl(f.before(m[0])) || f.before(m[0]) == '-' {
+			continue
+		}
+		d := s[m[0]:m[1]]
+		var y int
+		if len(d) == 7 { // ROC yyymmdd
+			y = atoi(d[:3]) + 1911
+		} else {
+			y = atoi(d[:4])
+			if y < 1900 || y > 2100 {
 				continue
 			}
-			if y, ok := yearOf(sub(s, m, 1), false); ok {
-				add(dateCand{b0: m[0], b1: m[1], y: y, m: atoi(sub(s, m, 3)), d: atoi(sub(s, m, 5)), hasYear: true, abs: true})
-			}
 		}
-		for _, m := range reMDYUS.FindAllStringSubmatchIndex(s, -1) {
-			if !f.digitBounded(m[0], m[1]) {
-				continue
-			}
-			a, b, y := atoi(sub(s, m, 1)), atoi(sub(s, m, 2)), atoi(sub(s, m, 3))
-			if validYMD(y, a, b) { // US order first; a day first only when the month would be > 12
-				add(dateCand{b0: m[0], b1: m[1], y: y, m: a, d: b, hasYear: true, abs: true})
-			} else {
-				add(dateCand{b0: m[0], b1: m[1], y: y, m: b, d: a, hasYear: true, abs: true})
-			}
+		add(dateCand{b0: m[0], b1: m[1], y: y, m: atoi(d[len(d)-4 : len(d)-2]), d: atoi(d[len(d)-2:]), hasYear: true, abs: true})
+	}
+	for _, m := range findIf(mayMD, f, reMD) {
+		if !f.digitBounded(m[0], m[1]) || f.before(m[0]) == '/' || f.after(m[1]) == '/' {
+			continue
 		}
-		for _, m := range reDigits.FindAllStringIndex(s, -1) {
-			if !f.digitBounded(m[0], m[1]) || isASCIIAl(f.before(m[0])) || f.before(m[0]) == '-' {
-				continue
-			}
-			d := s[m[0]:m[1]]
-			var y int
-			if len(d) == 7 { // ROC yyymmdd
-				y = atoi(d[:3]) + 1911
-			} else {
-				y = atoi(d[:4])
-				if y < 1900 || y > 2100 {
-					continue
-				}
-			}
-			add(dateCand{b0: m[0], b1: m[1], y: y, m: atoi(d[len(d)-4 : len(d)-2]), d: atoi(d[len(d)-2:]), hasYear: true, abs: true})
-		}
-		for _, m := range reMD.FindAllStringSubmatchIndex(s, -1) {
-			if !f.digitBounded(m[0], m[1]) || f.before(m[0]) == '/' || f.after(m[1]) == '/' {
-				continue
-			}
-			add(dateCand{b0: m[0], b1: m[1], m: atoi(sub(s, m, 1)), d: atoi(sub(s, m, 2))})
-		}
+		add(dateCand{b0: m[0], b1: m[1], m: atoi(sub(s, m, 1)), d: atoi(sub(s, m, 2))})
 	}
 	if strings.Contains(s, "月") {
 		for _, m := range reZhDate.FindAllStringSubmatchIndex(s, -1) {
@@ -175,21 +172,21 @@ func findDates(f *folded, today time.Time) []dateCand {
 		}
 	}
 	if strings.Contains(s, " ") || hasLatin(s) {
-		for _, m := range reEnMD.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnMonth, f, reEnMD) {
 			c := dateCand{b0: m[0], b1: m[1], m: monthNum(sub(s, m, 1)), d: atoi(sub(s, m, 2))}
 			if ys := sub(s, m, 3); ys != "" {
 				c.y, c.hasYear, c.abs = atoi(ys), true, true
 			}
 			add(c)
 		}
-		for _, m := range reEnDM.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnMonth, f, reEnDM) {
 			c := dateCand{b0: m[0], b1: m[1], m: monthNum(sub(s, m, 2)), d: atoi(sub(s, m, 1))}
 			if ys := sub(s, m, 3); ys != "" {
 				c.y, c.hasYear, c.abs = atoi(ys), true, true
 			}
 			add(c)
 		}
-		for _, m := range reEnRel.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnRel, f, reEnRel) {
 			w := strings.Join(strings.Fields(sub(s, m, 1)), " ")
 			off, per := 0, ""
 			if i := strings.IndexByte(w, ' '); i > 0 && (w[:i] == "yesterday" || w[:i] == "today") {
@@ -213,7 +210,7 @@ func findDates(f *folded, today time.Time) []dateCand {
 			}
 			out = append(out, relDay(m[0], m[1], today.AddDate(0, 0, off), per))
 		}
-		for _, m := range reEnAgo.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnAgo, f, reEnAgo) {
 			n, ok := enNumber(sub(s, m, 1))
 			if !ok {
 				continue
@@ -223,7 +220,7 @@ func findDates(f *folded, today time.Time) []dateCand {
 			}
 			out = append(out, relDay(m[0], m[1], today.AddDate(0, 0, -n), ""))
 		}
-		for _, m := range reEnWeek.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnWeek, f, reEnWeek) {
 			wd := enWeekday(sub(s, m, 3))
 			pre, wk := sub(s, m, 1), sub(s, m, 2)+sub(s, m, 4) // "last week Friday", "Friday last week"
 			if sub(s, m, 2) != "" && sub(s, m, 4) != "" || wk != "" && pre != "" && pre != "on" {
@@ -296,7 +293,7 @@ func findDates(f *folded, today time.Time) []dateCand {
 		}
 	}
 	if strings.Contains(s, "the") {
-		for _, m := range reEnDay.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayEnDay, f, reEnDay) {
 			d := atoi(sub(s, m, 1))
 			if c, ok := dayOfMonth(m[0], m[1], today, d, map[string]int{"last": -1}[sub(s, m, 2)], sub(s, m, 2) != ""); ok {
 				out = append(out, c)
@@ -388,8 +385,14 @@ func dayOfMonth(b0, b1 int, today time.Time, d, months int, explicit bool) (date
 // zhRelWords are the relative day words, in the order a leftmost-first alternation would try them.
 var zhRelWords = []string{"大前天", "前天", "昨天", "昨日", "今天", "今日", "大後天", "後天", "明天", "明日", "昨晚", "昨夜", "今晚", "今早", "今晨", "昨早"}
 
-// wordStarts are the first characters of the words findWords is used with.
-const wordStarts = "大前昨今後明中午"
+// isWordStart is true for the first characters of the words findWords is used with.
+func isWordStart(r rune) bool {
+	switch r {
+	case '大', '前', '昨', '今', '後', '明', '中', '午':
+		return true
+	}
+	return false
+}
 
 // findWords finds the words, left to right and non-overlapping (the first listed wins at a position),
 // as the alternation regexp would, without running one.
@@ -398,7 +401,7 @@ func findWords(s string, words []string) [][]int {
 	for i := 0; i < len(s); {
 		hit := false
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if !strings.ContainsRune(wordStarts, r) {
+		if !isWordStart(r) {
 			i += n
 			continue
 		}
@@ -540,28 +543,24 @@ func findTimes(f *folded) []timeCand {
 			}
 		}
 	}
-	if strings.Contains(s, ":") {
-		for _, m := range reColon.FindAllStringSubmatchIndex(s, -1) {
-			if !f.digitBounded(m[4], m[1]) || f.before(m[4]) == ':' || f.after(m[1]) == ':' {
-				continue
-			}
-			add(m[0], m[1], atoi(sub(s, m, 2)), atoi(sub(s, m, 3)), sub(s, m, 1), sub(s, m, 4), sub(s, m, 5)+sub(s, m, 6))
+	for _, m := range findIf(mayColon, f, reColon) {
+		if !f.digitBounded(m[4], m[1]) || f.before(m[4]) == ':' || f.after(m[1]) == ':' {
+			continue
 		}
+		add(m[0], m[1], atoi(sub(s, m, 2)), atoi(sub(s, m, 3)), sub(s, m, 1), sub(s, m, 4), sub(s, m, 5)+sub(s, m, 6))
 	}
 	if hasLatin(s) {
-		for _, m := range reAmPm.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range findIf(mayAmPm, f, reAmPm) {
 			if isDigit(f.before(m[0])) || isASCIIAl(f.after(m[1])) || f.before(m[0]) == ':' {
 				continue
 			}
 			add(m[0], m[1], atoi(sub(s, m, 1)), 0, "", sub(s, m, 2), "")
 		}
-		for _, re := range []*regexp.Regexp{reAtBare, reOClock} {
-			for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
-				if f.after(m[1]) == ':' {
-					continue
-				}
-				add(m[0], m[1], atoi(sub(s, m, 1)), 0, "", "", sub(s, m, 2)+sub(s, m, 3))
+		for _, m := range append(findIf(mayAtBare, f, reAtBare), findIf(mayOClock, f, reOClock)...) {
+			if f.after(m[1]) == ':' {
+				continue
 			}
+			add(m[0], m[1], atoi(sub(s, m, 1)), 0, "", "", sub(s, m, 2)+sub(s, m, 3))
 		}
 	}
 	if !strings.Contains(s, "午") && !strings.Contains(s, "noon") && !strings.Contains(s, "midnight") {

@@ -60,7 +60,7 @@ func (b *Builtin) candidates(f *folded, now time.Time) []cand {
 		out = phoneCands(f, out)
 	}
 	out = amountCands(f, out, true)
-	if strings.Contains(s, "thousand") || strings.Contains(s, "hundred") || strings.Contains(s, "million") || strings.Contains(s, "grand") {
+	if hasEnAmountWord(f) {
 		out = enAmountCands(f, out)
 	}
 	out = b.dateTimeCands(f, now, out)
@@ -77,7 +77,7 @@ func (b *Builtin) idCands(f *folded, out []cand, hasDigit bool) []cand {
 	if !hasDigit {
 		return out
 	}
-	for _, m := range reNationalID.FindAllStringIndex(s, -1) {
+	for _, m := range findIf(mayNationalID, f, reNationalID) {
 		if id := strings.ToUpper(s[m[0]:m[1]]); f.alnumBounded(m[0], m[1]) && ValidNationalID(id) {
 			out = append(out, f.newCand(EntityNationalID, id, m[0], m[1], prioNationalID))
 		}
@@ -102,14 +102,12 @@ func (b *Builtin) idCands(f *folded, out []cand, hasDigit bool) []cand {
 
 func phoneCands(f *folded, out []cand) []cand {
 	s := f.norm
-	for _, re := range []*regexp.Regexp{reMobile, reLandline} {
-		for _, m := range re.FindAllStringIndex(s, -1) {
-			if isDigit(f.after(m[1])) || isAlnum(f.before(m[0])) || f.before(m[0]) == '+' {
-				continue
-			}
-			if e164, ok := phoneE164(s[m[0]:m[1]]); ok {
-				out = append(out, f.newCand(EntityPhone, e164, m[0], m[1], prioPhone))
-			}
+	for _, m := range append(findIf(mayMobile, f, reMobile), findIf(mayLandline, f, reLandline)...) {
+		if isDigit(f.after(m[1])) || isAlnum(f.before(m[0])) || f.before(m[0]) == '+' {
+			continue
+		}
+		if e164, ok := phoneE164(s[m[0]:m[1]]); ok {
+			out = append(out, f.newCand(EntityPhone, e164, m[0], m[1], prioPhone))
 		}
 	}
 	return out
@@ -201,7 +199,7 @@ func amountMatches(s string) [][]int {
 			p += n
 			continue
 		}
-		b := reAmountBody.FindStringSubmatchIndex(s[p:])
+		b := reAmountBody.FindStringSubmatchIndex(s[p:amountWindow(s, p)])
 		if b == nil {
 			p += n
 			continue
@@ -211,13 +209,69 @@ func amountMatches(s string) [][]int {
 			m[6], m[7] = p+b[4], p+b[5]
 		}
 		w := prev // the windows [prev, p) never overlap: linear overall
-		if pm := reAmountPre.FindStringSubmatchIndex(s[w:p]); pm != nil {
-			m[0], m[2], m[3] = w+pm[0], w+pm[2], w+pm[3]
+		if c0, c1 := currencyBefore(s[w:p]); c0 >= 0 {
+			m[0], m[2], m[3] = w+c0, w+c0, w+c1
 		}
 		out = append(out, m)
 		prev, p = m[1], m[1]
 	}
 	return out
+}
+
+// currencyBefore finds what reAmountPre finds in s (a currency at the end of s, spaces after it
+// allowed) and returns where the currency starts and ends, or -1, -1. The pattern is anchored at the
+// end only, so the regexp engine would try every start position of the window.
+func currencyBefore(s string) (int, int) {
+	e := len(s)
+	for e > 0 && isRESpace(s[e-1]) {
+		e--
+	}
+	t := s[:e]
+	// The leftmost match is the longest currency ending at e: "nt $" (nt\s?\$) first.
+	if c := len(t) - 1; c >= 3 && t[c] == '$' && isRESpace(t[c-1]) && t[c-3:c-1] == "nt" {
+		return c - 3, e
+	}
+	for _, c := range currencies {
+		if strings.HasSuffix(t, c) {
+			return e - len(c), e
+		}
+	}
+	return -1, -1
+}
+
+// currencies are reAmountPre's currencies, each before the shorter ones it ends with.
+var currencies = []string{"nt$", "us$", "$", "ntd", "twd", "nt", "新台幣", "新臺幣", "台幣", "臺幣"}
+
+// isRESpace is the regexp class \s: ASCII space, tab, newline, form feed, carriage return.
+func isRESpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\f' || b == '\r' }
+
+// amountWindow is where reAmountBody's match starting at p must end, with one rune to spare for its
+// \b: the numerals, spaces, 多/幾, spaces and the longest unit. Running the anchored pattern on the
+// rest of a long message instead costs the backtracker time in proportion to all of it.
+func amountWindow(s string, p int) int {
+	i := p
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isAmountCore(r) && r != '點' && r != ',' && r != '.' {
+			break
+		}
+		i += n
+	}
+	skip := func() {
+		for i < len(s) && isRESpace(s[i]) {
+			i++
+		}
+	}
+	skip()
+	if strings.HasPrefix(s[i:], "多") || strings.HasPrefix(s[i:], "幾") {
+		i += len("多")
+	}
+	skip()
+	i = min(len(s), i+len("dollars")+utf8.UTFMax)
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return i
 }
 
 func isAmountCore(r rune) bool { return isDigit(r) || r >= 0x3007 && strings.ContainsRune(cnNum, r) }
@@ -256,6 +310,9 @@ func amountCands(f *folded, out []cand, needCue bool) []cand {
 	}
 	return out
 }
+
+// hasEnAmountWord says the text has a multiplier word: English amounts are looked for only then.
+func hasEnAmountWord(f *folded) bool { return f.has("thousand", "hundred", "million", "grand") }
 
 // English amounts in words or with a multiplier: "thirty-five thousand", "35 thousand dollars",
 // "twelve hundred", "2 grand", "1.5 million". A multiplier or a currency word is required.
@@ -487,9 +544,9 @@ func ValidOldResidentID(id string) bool {
 // A checksum-valid candidate is preferred over an earlier invalid one.
 func NationalIDCandidate(text string, allowOldResident bool) (id string, checksumOK bool, found bool) {
 	f := fold(text)
-	res := []*regexp.Regexp{reNationalID}
+	ms := [][][]int{findIf(mayNationalID, f, reNationalID)}
 	if allowOldResident {
-		res = append(res, reOldResID)
+		ms = append(ms, findIf(mayOldResID, f, reOldResID))
 	}
 	type hit struct {
 		pos int
@@ -497,8 +554,8 @@ func NationalIDCandidate(text string, allowOldResident bool) (id string, checksu
 		ok  bool
 	}
 	var hits []hit
-	for _, re := range res {
-		for _, m := range re.FindAllStringIndex(f.norm, -1) {
+	for _, found := range ms {
+		for _, m := range found {
 			if !f.alnumBounded(m[0], m[1]) {
 				continue
 			}

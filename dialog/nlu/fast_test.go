@@ -49,3 +49,41 @@ func FuzzFindWords(f *testing.F) {
 		}
 	})
 }
+
+// currencyBefore must find what reAmountPre finds.
+func FuzzCurrencyBefore(f *testing.F) {
+	for _, s := range []string{"nt $ ", "nt\t$", "nt  $", "us$", "x$\n", "ntd", "twd ", "ant", "新台幣 ", "台幣", "幣", "$$", "n$"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = fold(s).norm
+		c0, c1 := currencyBefore(s)
+		want := reAmountPre.FindStringSubmatchIndex(s)
+		if want == nil {
+			if c0 >= 0 {
+				t.Fatalf("%q: got %d,%d, the pattern does not match", s, c0, c1)
+			}
+			return
+		}
+		if c0 != want[2] || c1 != want[3] || want[0] != want[2] {
+			t.Fatalf("%q: got %d,%d want %v", s, c0, c1, want)
+		}
+	})
+}
+
+// A gate never says no where its pattern matches.
+func FuzzGates(f *testing.F) {
+	for _, s := range []string{"2026-11-20", "11/20/2026", "1151120", "11/20", "Nov 21, 2026", "21st of March", "yesterday evening",
+		"3 days ago", "last week Friday", "on the 20th", "10:30 pm", "6pm", "at 6", "6 o'clock", "A123456789", "AB12345678",
+		"0912-345-678", "+886 2 2345 6789", "(02)2345-6789", "ＮＯＶ　２１", "\xffmonday"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fs := fold(s)
+		for _, g := range gates {
+			if g.re.MatchString(fs.norm) && !g.may(fs) {
+				t.Fatalf("%s matches %q but its gate says it cannot", g.name, fs.norm)
+			}
+		}
+	})
+}

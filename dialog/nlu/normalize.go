@@ -1,6 +1,7 @@
 package nlu
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -56,34 +57,91 @@ func foldRune(r rune) rune {
 	return unicode.ToLower(r)
 }
 
-// folded is a text's folded form plus the byte-offset→rune-index table for regexp results.
+// folded is a text's folded form plus the byte-offset→rune-index table for regexp results. An ASCII
+// text (an ID, a number, most English) needs no table and no copy of its runes: fold keeps them nil.
 type folded struct {
-	orig   []rune
+	src    string
+	orig   []rune // the runes of src; nil when src is ASCII
 	norm   string
-	runeAt []int // runeAt[byteOffset in norm] = rune index; len(norm)+1 entries
+	runeAt []int32 // runeAt[byteOffset in norm] = rune index; len(norm)+1 entries; nil when src is ASCII
+	// What the extractors' pre-checks ask (see gates.go): counted once here so a pattern that cannot
+	// match is not run.
+	digits int  // ASCII digits in norm
+	run    int  // the longest run of consecutive ASCII digits
+	latin  bool // an ASCII letter (a-z after folding)
 }
 
 func fold(text string) *folded {
-	orig := []rune(text)
-	buf := make([]byte, 0, len(text)+8)
-	runeAt := make([]int, 0, len(text)+9)
-	for i, r := range orig {
-		f := foldRune(r)
-		n := len(buf)
-		buf = utf8.AppendRune(buf, f)
-		for j := n; j < len(buf); j++ {
-			runeAt = append(runeAt, i)
+	f := &folded{src: text}
+	run := 0
+	count := func(r rune) {
+		switch {
+		case isDigit(r):
+			f.digits++
+			run++
+			f.run = max(f.run, run)
+			return
+		case 'a' <= r && r <= 'z':
+			f.latin = true
+		}
+		run = 0
+	}
+	if isASCII(text) {
+		f.norm = strings.ToLower(text) // what foldRune does to ASCII
+		for i := 0; i < len(f.norm); i++ {
+			count(rune(f.norm[i]))
+		}
+		return f
+	}
+	f.orig = []rune(text)
+	var b strings.Builder
+	b.Grow(len(text) + 8)
+	runeAt := make([]int32, 0, len(text)+9)
+	for i, r := range f.orig {
+		fr := foldRune(r)
+		n := b.Len()
+		b.WriteRune(fr)
+		for range b.Len() - n {
+			runeAt = append(runeAt, int32(i))
+		}
+		count(fr)
+	}
+	f.norm, f.runeAt = b.String(), append(runeAt, int32(len(f.orig)))
+	return f
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
 		}
 	}
-	runeAt = append(runeAt, len(orig))
-	return &folded{orig: orig, norm: string(buf), runeAt: runeAt}
+	return true
 }
 
 // span converts a byte range of norm to a rune range.
-func (f *folded) span(b0, b1 int) (int, int) { return f.runeAt[b0], f.runeAt[b1] }
+func (f *folded) span(b0, b1 int) (int, int) {
+	if f.runeAt == nil {
+		return b0, b1
+	}
+	return int(f.runeAt[b0]), int(f.runeAt[b1])
+}
+
+// runes returns the original text's runes.
+func (f *folded) runes() []rune {
+	if f.orig == nil {
+		return []rune(f.src)
+	}
+	return f.orig
+}
 
 // text returns the original text of a rune range.
-func (f *folded) text(s, e int) string { return string(f.orig[s:e]) }
+func (f *folded) text(s, e int) string {
+	if f.orig == nil {
+		return f.src[s:e]
+	}
+	return string(f.orig[s:e])
+}
 
 // before/after return the folded rune just outside a byte range (0 when none).
 func (f *folded) before(b0 int) rune {
