@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"unicode"
 )
 
@@ -57,7 +58,12 @@ func loadExamples(data []byte) ([]Example, error) {
 	return out, sc.Err()
 }
 
-func trainEmbedded() (*classifier, error) {
+// trainEmbedded is the model trained from the embedded data, trained once per process: training is
+// deterministic and a classifier is never changed after it, so every Builtin can share it (a
+// process with several parsers, and every test, would otherwise train again; it takes a second).
+var trainEmbedded = sync.OnceValues(trainEmbeddedNow)
+
+func trainEmbeddedNow() (*classifier, error) {
 	data, err := dataFS.ReadFile("data/train.jsonl")
 	if err != nil {
 		return nil, err

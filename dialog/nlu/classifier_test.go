@@ -117,9 +117,19 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkNew is a parser after the first: the model is trained once per process.
 func BenchmarkNew(b *testing.B) {
 	for b.Loop() {
 		if _, err := New(Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrain is the first New of a process: training the model from the embedded data.
+func BenchmarkTrain(b *testing.B) {
+	for b.Loop() {
+		if _, err := trainEmbeddedNow(); err != nil {
 			b.Fatal(err)
 		}
 	}
