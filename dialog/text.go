@@ -12,17 +12,47 @@ import (
 // Keyword rules the first version of the flows relies on. They complement the classifier where a
 // wrong guess is costly (leaving a form, switching language) and are easy to extend.
 
-// squash lowercases and drops spaces and punctuation, for matching short commands.
+// squash lowercases and drops spaces and punctuation, for matching short commands. A text that is
+// already squashed is returned as it is (no copy): the keyword rules squash the same message often.
 func squash(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) {
-			continue
+	for i, r := range s {
+		if lr, keep := squashRune(r); !keep || lr != r {
+			var b strings.Builder
+			b.Grow(len(s))
+			b.WriteString(s[:i])
+			for _, r := range s[i:] {
+				if lr, keep := squashRune(r); keep {
+					b.WriteRune(lr)
+				}
+			}
+			return b.String()
 		}
-		b.WriteRune(r)
 	}
-	return b.String()
+	return s
 }
+
+// squashRune is r lowercased, and whether squash keeps it (not a space, punctuation or a symbol).
+func squashRune(r rune) (rune, bool) {
+	switch {
+	case r < utf8.RuneSelf:
+		c := squashASCII[r]
+		return rune(c), c != 0 || r == 0
+	case 0x4E00 <= r && r <= 0x9FFF:
+		return r, true // CJK ideographs: letters without case, most of what customers type
+	}
+	r = unicode.ToLower(r)
+	return r, !unicode.IsSpace(r) && !unicode.IsPunct(r) && !unicode.IsSymbol(r)
+}
+
+// squashASCII[c] is c lowercased, or 0 when squash drops it.
+var squashASCII = func() (t [utf8.RuneSelf]byte) {
+	for c := range rune(utf8.RuneSelf) {
+		if l := unicode.ToLower(c); !unicode.IsSpace(l) && !unicode.IsPunct(l) && !unicode.IsSymbol(l) {
+			t[c] = byte(l)
+		}
+	}
+	return t
+}()
 
 func containsAny(s string, words ...string) bool {
 	for _, w := range words {
