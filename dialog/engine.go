@@ -2,7 +2,6 @@ package dialog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -232,7 +231,7 @@ type flow interface {
 func (e *Engine) Turn(ctx context.Context, stateIn []byte, in Input) ([]byte, []Reply, error) {
 	st := &state{}
 	if len(stateIn) > 0 {
-		if err := json.Unmarshal(stateIn, st); err != nil || st.V != stateVersion {
+		if err := decodeState(stateIn, st); err != nil || st.V != stateVersion {
 			st = &state{}
 		}
 	}
@@ -250,7 +249,7 @@ func (e *Engine) Turn(ctx context.Context, stateIn []byte, in Input) ([]byte, []
 		// A notice is not the customer coming back: it does not keep a quiet form alive.
 		st.Last = t.now
 	}
-	out, err := json.Marshal(st)
+	out, err := encodeState(st)
 	if err != nil {
 		return stateIn, nil, fmt.Errorf("dialog: encode state: %w", err)
 	}
