@@ -50,6 +50,9 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Messa
 		if err != nil {
 			return err
 		}
+		if !dup {
+			r.metrics.converseWrite("first")
+		}
 		stored(msg, dup, nil)
 		return nil
 	}
@@ -64,11 +67,11 @@ func (r *Router) converse(conversation string, in Inbound, stored func(Message, 
 	return r.enqueue(job{conversation: conversation, in: &in, stored: stored, done: done})
 }
 
-// holdReporter is the optional capability of Handoffs behind one-write turns: whether a person holds
+// HoldReporter is the optional capability of Handoffs behind one-write turns: whether a person holds
 // the conversation now. Holds begin only in the conversation's own turns (a dialog handoff request),
 // so the answer stays true for the turn the worker is about to run. Without it, every message of a
 // router with Handoffs is stored first.
-type holdReporter interface {
+type HoldReporter interface {
 	Holding(conversation string) bool
 }
 
@@ -94,7 +97,7 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 	}
 	h := r.handoffRouting()
 	if h != nil {
-		if hr, ok := h.(holdReporter); !ok || hr.Holding(conv.ID) {
+		if hr, ok := h.(HoldReporter); !ok || hr.Holding(conv.ID) {
 			return r.storeFirst(ctx, w, j)
 		}
 	}
@@ -175,6 +178,7 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		j.stored(msg, false, nil)
 	}
 	r.metrics.messageIn(in.Channel)
+	r.metrics.converseWrite("one")
 	r.bus.Publish(msg)
 	return r.committed(conv, msg, stored, state, at), conv, false
 }
@@ -248,6 +252,7 @@ func (r *Router) storeAlone(ctx context.Context, w *worker, j job, keep int64) (
 	msg, dup, err = r.store.AppendInbound(ctx, j.conversation, *j.in)
 	if err == nil && !dup {
 		r.metrics.messageIn(j.in.Channel)
+		r.metrics.converseWrite("first")
 		r.bus.Publish(msg)
 		if msg.Seq != keep {
 			r.mu.Lock()

@@ -18,6 +18,7 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec
 	outbox      prometheus.Gauge
 	notices     prometheus.Counter
+	writes      *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (prometheus.DefaultRegisterer in main,
@@ -52,10 +53,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		notices: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "claimline_notices_relayed_total", Help: "Case notices stored as events in their conversation.",
 		}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claimline_converse_writes_total",
+			Help: "Web chat and REST messages by how they were stored: one (with their turn, one write) or first (alone, before the turn: held, an effect, a message stored meanwhile, or a store without one-write turns).",
+		}, []string{"how"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.messagesIn, m.messagesOut, m.turns, m.turnSeconds, m.dialogErrs, m.wsConns,
-			m.deliveries, m.outbox, m.notices)
+			m.deliveries, m.outbox, m.notices, m.writes)
 	}
 	return m
 }
@@ -63,6 +68,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) messageIn(channel string) {
 	if m != nil {
 		m.messagesIn.WithLabelValues(channel).Inc()
+	}
+}
+
+// converseWrite counts how a Converse message was stored: "one" or "first".
+func (m *Metrics) converseWrite(how string) {
+	if m != nil {
+		m.writes.WithLabelValues(how).Inc()
 	}
 }
 

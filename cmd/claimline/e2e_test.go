@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -172,6 +174,12 @@ func TestFileClaimsOverREST(t *testing.T) {
 	if masked.Claimant.NationalID != "A12****789" {
 		t.Errorf("specialist sees national id %q, want A12****789", masked.Claimant.NationalID)
 	}
+	// Every message was stored with its turn in one write, but for the two that filed a claim, which
+	// were stored before the case service was called (Router.Converse).
+	if one, first := scrapeCounter(t, p.URL, `claimline_converse_writes_total{how="one"}`),
+		scrapeCounter(t, p.URL, `claimline_converse_writes_total{how="first"}`); first != 2 || one < 10 {
+		t.Errorf("messages stored with their turn %v, stored first %v; want 2 stored first and the rest with their turn", one, first)
+	}
 	// Nothing personal reached the logs in clear.
 	if out := p.output(); strings.Contains(out, "A123456789") || strings.Contains(out, "F128765439") || strings.Contains(out, "912345678") {
 		t.Errorf("personal data in the process output:\n%s", out)
@@ -211,4 +219,29 @@ func TestBackOfficeAuth(t *testing.T) {
 	if code := doJSON(t, "GET", p.URL+"/api/v1/cases/CLM-20260101-000999", testSupervisorToken, nil, &e); code != http.StatusNotFound || e.Error.Code != "not_found" {
 		t.Errorf("unknown case: %d %+v", code, e)
 	}
+}
+
+// scrapeCounter reads one sample (name with its labels, as /metrics prints it) from a process's
+// /metrics; 0 when it is not there.
+func scrapeCounter(t *testing.T, baseURL, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
 }
