@@ -41,7 +41,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -446,7 +445,7 @@ func toInt(v any) int64 {
 }
 
 // newID returns an unguessable conversation id (the same shape as the SQLite store's).
-func newID() string { return strings.ToLower(rand.Text()) }
+func newID() string { return channels.NewConversationID() }
 
 // storeError is a Redis failure: its code is EUNAVAILABLE when Redis could not be reached (so a
 // webhook answers 503 and the sender retries), EINTERNAL otherwise; the cause stays for the log.

@@ -7,13 +7,11 @@ package sqlitestore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
@@ -709,7 +707,7 @@ func parseStamp(v string) time.Time {
 }
 
 // newID returns an unguessable conversation id.
-func newID() string { return strings.ToLower(rand.Text()) }
+func newID() string { return channels.NewConversationID() }
 
 // internal wraps a database failure; the cause stays for the log, the code keeps it out of responses.
 func internal(op string, err error) error {
