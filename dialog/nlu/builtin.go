@@ -43,6 +43,7 @@ const (
 	memoAmount             // amountResult
 	memoBirth              // birthResult
 	memoPolicy             // policyResult
+	memoCands              // []cand of a day (never changed: callers get a copy)
 )
 
 type amountResult struct {
@@ -67,8 +68,11 @@ func (m *memo) get(kind byte, text string, at time.Time) (any, bool) {
 	defer m.mu.Unlock()
 	for _, e := range m.last {
 		if e.kind == kind && e.text == text && e.at.Equal(at) {
-			if ents, ok := e.val.([]Entity); ok {
-				return slices.Clone(ents), true
+			switch v := e.val.(type) {
+			case []Entity:
+				return slices.Clone(v), true
+			case []cand:
+				return slices.Clone(v), true
 			}
 			return e.val, true
 		}
@@ -77,8 +81,11 @@ func (m *memo) get(kind byte, text string, at time.Time) (any, bool) {
 }
 
 func (m *memo) put(kind byte, text string, at time.Time, val any) {
-	if ents, ok := val.([]Entity); ok {
-		val = append([]Entity{}, ents...) // never nil, so an empty result stays an empty list
+	switch v := val.(type) {
+	case []Entity:
+		val = append([]Entity{}, v...) // never nil, so an empty result stays an empty list
+	case []cand:
+		val = slices.Clone(v)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -197,7 +204,9 @@ func (b *Builtin) Extract(text string, now time.Time) []Entity {
 	if v, ok := b.recent.get(memoExtract, text, now); ok {
 		return v.([]Entity)
 	}
-	ents := resolve(b.candidates(fold(text), now))
+	cs := b.candidates(fold(text), now)
+	b.recent.put(memoCands, text, b.today(now), cs)
+	ents := resolve(cs)
 	b.recent.put(memoExtract, text, now, ents)
 	return ents
 }
@@ -316,7 +325,15 @@ func (b *Builtin) amount(text string, now time.Time) (float64, Entity, bool) {
 	if len(bare) == 0 && !hasEnAmountWord(f) {
 		return 0, Entity{}, false // no number at all: the other extractors cannot make one
 	}
-	all := b.candidates(f, now)
+	// Which candidates there are depends on the day only (the time of day changes the values of
+	// dates and times, never their spans), so those Extract found today will do.
+	var all []cand
+	if v, ok := b.recent.get(memoCands, text, b.today(now)); ok {
+		all = v.([]cand)
+	} else {
+		all = b.candidates(f, now)
+		b.recent.put(memoCands, text, b.today(now), all)
+	}
 	for _, e := range resolve(all) {
 		if e.Type == EntityAmount {
 			return e.Value.(float64), e, true

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 	"unicode"
 )
@@ -290,7 +290,15 @@ func (c *classifier) classify(text string, noEvidence bool) []Intent {
 			out[j] = Intent{Name: l, Confidence: lambda*p[j] + (1-lambda)/float64(k)}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Confidence > out[j].Confidence })
+	slices.SortStableFunc(out, func(a, b Intent) int { // most confident first
+		switch {
+		case a.Confidence > b.Confidence:
+			return -1
+		case a.Confidence < b.Confidence:
+			return 1
+		}
+		return 0
+	})
 	return out
 }
 

@@ -1,8 +1,10 @@
 package nlu
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,6 +184,8 @@ func findNear(re *regexp.Regexp, s string, isCore func(rune) bool, back, fwd int
 	return out
 }
 
+// reAmountPre and reAmountBody are the reference definitions of the parts of reAmount; currencyBefore
+// and amountBody compute them (FuzzCurrencyBefore, FuzzAmountBody).
 var (
 	reAmountPre  = regexp.MustCompile(`(nt\s?\$|us\$|ntd|twd|nt|新台幣|新臺幣|台幣|臺幣|\$)\s*$`)
 	reAmountBody = regexp.MustCompile(`^((?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[` + cnNum + `]|點[零〇一二三四五六七八九])+)(\s*(?:多|幾)?\s*(?:元|塊錢|塊|圓|dollars?|bucks|ntd|twd|nt|k\b))?`)
@@ -199,7 +203,7 @@ func amountMatches(s string) [][]int {
 			p += n
 			continue
 		}
-		b := reAmountBody.FindStringSubmatchIndex(s[p:amountWindow(s, p)])
+		b := amountBody(s[p:])
 		if b == nil {
 			p += n
 			continue
@@ -245,33 +249,91 @@ var currencies = []string{"nt$", "us$", "$", "ntd", "twd", "nt", "新台幣", "�
 // isRESpace is the regexp class \s: ASCII space, tab, newline, form feed, carriage return.
 func isRESpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\f' || b == '\r' }
 
-// amountWindow is where reAmountBody's match starting at p must end, with one rune to spare for its
-// \b: the numerals, spaces, 多/幾, spaces and the longest unit. Running the anchored pattern on the
-// rest of a long message instead costs the backtracker time in proportion to all of it.
-func amountWindow(s string, p int) int {
-	i := p
+// amountBody is reAmountBody.FindStringSubmatchIndex(s): the numerals at the start of s, then a unit
+// (whole match, numerals, unit; nil when s does not start with a numeral). The regexp engine's cost
+// of starting is most of what the pattern costs on a short number, and amounts are looked for in
+// every message.
+func amountBody(s string) []int {
+	i := 0
 	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if !isAmountCore(r) && r != '點' && r != ',' && r != '.' {
-			break
+		switch r, n := utf8.DecodeRuneInString(s[i:]); {
+		case isDigit(r):
+			// \d{1,3}(?:,\d{3})+ when the run of digits is that short and a group follows, else \d+;
+			// then (?:\.\d+)?.
+			run := digitRun(s[i:])
+			i += run
+			if run <= 3 && thousands(s[i:]) {
+				for thousands(s[i:]) {
+					i += 4
+				}
+			}
+			if i+1 < len(s) && s[i] == '.' && isDigit(rune(s[i+1])) {
+				i += 1 + digitRun(s[i+1:])
+			}
+		case r >= 0x3007 && strings.ContainsRune(cnNum, r):
+			i += n
+		case r == '點':
+			d, m := utf8.DecodeRuneInString(s[i+n:])
+			if !strings.ContainsRune("零〇一二三四五六七八九", d) {
+				goto unit
+			}
+			i += n + m
+		default:
+			goto unit
 		}
-		i += n
 	}
-	skip := func() {
-		for i < len(s) && isRESpace(s[i]) {
-			i++
+unit:
+	if i == 0 {
+		return nil
+	}
+	m := []int{0, i, 0, i, -1, -1}
+	j := skipRESpace(s, i)
+	if strings.HasPrefix(s[j:], "多") || strings.HasPrefix(s[j:], "幾") {
+		j = skipRESpace(s, j+len("多"))
+	}
+	for _, u := range units {
+		if !strings.HasPrefix(s[j:], u) {
+			continue
 		}
+		e := j + len(u)
+		switch {
+		case u == "dollar" && e < len(s) && s[e] == 's':
+			e++
+		case u == "k" && e < len(s) && isWordByteRE(s[e]):
+			continue // k\b
+		}
+		m[1], m[4], m[5] = e, i, e
+		break
 	}
-	skip()
-	if strings.HasPrefix(s[i:], "多") || strings.HasPrefix(s[i:], "幾") {
-		i += len("多")
+	return m
+}
+
+// units are reAmountBody's units after a number, in its order.
+var units = []string{"元", "塊錢", "塊", "圓", "dollar", "bucks", "ntd", "twd", "nt", "k"}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && isDigit(rune(s[n])) {
+		n++
 	}
-	skip()
-	i = min(len(s), i+len("dollars")+utf8.UTFMax)
-	for i < len(s) && !utf8.RuneStart(s[i]) {
+	return n
+}
+
+// thousands says s starts with a comma and three digits.
+func thousands(s string) bool {
+	return len(s) >= 4 && s[0] == ',' && isDigit(rune(s[1])) && isDigit(rune(s[2])) && isDigit(rune(s[3]))
+}
+
+func skipRESpace(s string, i int) int {
+	for i < len(s) && isRESpace(s[i]) {
 		i++
 	}
 	return i
+}
+
+// isWordByteRE is the regexp class \w (for \b): ASCII letters, digits and underscore.
+func isWordByteRE(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_'
 }
 
 func isAmountCore(r rune) bool { return isDigit(r) || r >= 0x3007 && strings.ContainsRune(cnNum, r) }
@@ -445,15 +507,14 @@ func pastMonthDay(today time.Time, m, d int, loc *time.Location) time.Time {
 
 // resolve keeps the longest candidates that do not overlap, then orders them by position.
 func resolve(cs []cand) []Entity {
-	sort.SliceStable(cs, func(i, j int) bool {
-		li, lj := cs[i].End-cs[i].Start, cs[j].End-cs[j].Start
-		if li != lj {
-			return li > lj
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if la, lb := a.End-a.Start, b.End-b.Start; la != lb {
+			return cmp.Compare(lb, la) // longest first
 		}
-		if cs[i].prio != cs[j].prio {
-			return cs[i].prio > cs[j].prio
+		if a.prio != b.prio {
+			return cmp.Compare(b.prio, a.prio)
 		}
-		return cs[i].Start < cs[j].Start
+		return cmp.Compare(a.Start, b.Start)
 	})
 	n := 0
 	for _, c := range cs {
@@ -479,7 +540,7 @@ func resolve(cs []cand) []Entity {
 			out = append(out, c.Entity)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	slices.SortFunc(out, func(a, b Entity) int { return cmp.Compare(a.Start, b.Start) }) // no two start together
 	return out
 }
 

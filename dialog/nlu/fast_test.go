@@ -87,3 +87,18 @@ func FuzzGates(f *testing.F) {
 		}
 	})
 }
+
+// amountBody must find what reAmountBody finds.
+func FuzzAmountBody(f *testing.F) {
+	for _, s := range []string{"1,234,5678元", "12.5k", "12 kg", "3 dollars", "3dollar", "三萬五 多 塊錢", "兩萬點五", "點", "5點半",
+		"1,23", "1234,567", "5.", "5.5.5", "nt", "9 ntd", "七k", "k"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = fold(s).norm
+		want := reAmountBody.FindStringSubmatchIndex(s)
+		if got := amountBody(s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %v want %v", s, got, want)
+		}
+	})
+}
