@@ -558,7 +558,7 @@ func (s *Server) encodeStored(m channels.Message) []byte {
 	case !shown(m):
 		return nil
 	default:
-		v = messageFrame{Type: "message", wireMessage: s.wire(m)}
+		return s.appendMessageFrame(make([]byte, 0, 160+len(m.Text)+64*len(m.Buttons)), m)
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -575,6 +575,10 @@ func (c *conn) errorFrame(code, msg, id string) {
 // enqueue encodes and queues a frame from the reader; a client too slow to drain its queue is
 // disconnected (it resumes by seq).
 func (c *conn) enqueue(v any) {
+	if a, ok := v.(ackFrame); ok && a.Type == "ack" { // one per message: appended, not reflected
+		c.send(outItem{data: appendAckFrame(make([]byte, 0, 48+len(a.ID)), a.ID, a.Seq)})
+		return
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		c.s.log.Error("webchat encode", "err", err)
