@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,12 +78,14 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Engine runs conversations. It holds no per-conversation data; all of it is in the state bytes.
+// Engine runs conversations. All per-conversation data is in the state bytes; states caches the
+// last few decoded, as a shortcut only (see stateCache).
 type Engine struct {
-	cfg   Config
-	nlu   NLU
-	msgs  *catalog
-	flows map[string]flow
+	cfg    Config
+	nlu    NLU
+	msgs   *catalog
+	flows  map[string]flow
+	states stateCache
 }
 
 // New checks the configuration, loads the message catalogs and registers the flows.
@@ -229,10 +232,13 @@ type flow interface {
 // Turn runs one input against a conversation's state and returns the new state and the replies.
 // It depends only on its arguments and on what Cases returns.
 func (e *Engine) Turn(ctx context.Context, stateIn []byte, in Input) ([]byte, []Reply, error) {
-	st := &state{}
-	if len(stateIn) > 0 {
-		if err := decodeState(stateIn, st); err != nil || st.V != stateVersion {
-			st = &state{}
+	st := e.states.take(in.Conversation, stateIn)
+	if st == nil {
+		st = &state{}
+		if len(stateIn) > 0 {
+			if err := decodeState(stateIn, st); err != nil || st.V != stateVersion {
+				st = &state{}
+			}
 		}
 	}
 	if st.V == 0 {
@@ -249,9 +255,12 @@ func (e *Engine) Turn(ctx context.Context, stateIn []byte, in Input) ([]byte, []
 		// A notice is not the customer coming back: it does not keep a quiet form alive.
 		st.Last = t.now
 	}
-	out, err := encodeState(st)
+	out, plain, err := encodeState(st)
 	if err != nil {
 		return stateIn, nil, fmt.Errorf("dialog: encode state: %w", err)
+	}
+	if plain && canonical(st) {
+		e.states.put(in.Conversation, bytes.Clone(out), st) // its own copy: out is the caller's
 	}
 	t.flush()
 	return out, t.out, nil

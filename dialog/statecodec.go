@@ -17,8 +17,9 @@ import (
 // encoding/json, so the bytes written and the state read are always exactly encoding/json's
 // (FuzzStateCodec and TestStateCodecOnConversations check).
 
-// encodeState is json.Marshal(st).
-func encodeState(st *state) ([]byte, error) {
+// encodeState is json.Marshal(st); plain says it was written by hand (every string as it is), so
+// reading it back gives st exactly, once canonical.
+func encodeState(st *state) (b []byte, plain bool, err error) {
 	bp := stateBufs.Get().(*[]byte)
 	w := stateWriter{buf: (*bp)[:0], ok: true}
 	w.state(st)
@@ -28,9 +29,10 @@ func encodeState(st *state) ([]byte, error) {
 	}
 	if w.ok {
 		// A copy of its own size: the caller keeps the state of every open conversation.
-		return append([]byte(nil), w.buf...), nil
+		return append([]byte(nil), w.buf...), true, nil
 	}
-	return json.Marshal(st)
+	b, err = json.Marshal(st)
+	return b, false, err
 }
 
 var stateBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

@@ -20,7 +20,7 @@ import (
 func checkCodec(t *testing.T, st *state) (fast bool) {
 	t.Helper()
 	want, wantErr := json.Marshal(st)
-	got, err := encodeState(st)
+	got, _, err := encodeState(st)
 	if (err != nil) != (wantErr != nil) || string(got) != string(want) {
 		t.Fatalf("encodeState = %s, %v\njson.Marshal = %s, %v", got, err, want, wantErr)
 	}
@@ -37,9 +37,10 @@ func checkCodec(t *testing.T, st *state) (fast bool) {
 	return r.state(&st2) && r.i == len(want)
 }
 
-// Every state the conversation scripts go through is written and read as encoding/json does, and
-// the hand-written paths handle them all themselves.
-func TestStateCodecOnConversations(t *testing.T) {
+// scriptEngine is an engine on its own SQLite case store with the demo policies, and the scripts of
+// testdata/conversations.
+func scriptEngine(t *testing.T) (*Engine, []*dialogtest.Script, time.Time) {
+	t.Helper()
 	scripts, err := dialogtest.Load(filepath.Join("testdata", "conversations"))
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +51,8 @@ func TestStateCodecOnConversations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cases.Close()
-	ctx := context.Background()
-	if _, err := casesqlite.SeedDemo(ctx, cases); err != nil {
+	t.Cleanup(func() { cases.Close() })
+	if _, err := casesqlite.SeedDemo(context.Background(), cases); err != nil {
 		t.Fatal(err)
 	}
 	parser, err := nlu.New(nlu.Config{Location: loc})
@@ -63,13 +63,29 @@ func TestStateCodecOnConversations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, scripts, now
+}
+
+// scriptInputs are the inputs of a script: the start, then each step.
+func scriptInputs(s *dialogtest.Script) []Input {
+	ins := []Input{{Event: EventStart}}
+	for _, st := range s.Steps {
+		ins = append(ins, Input{Text: st.Text, Action: st.Action})
+	}
+	return ins
+}
+
+// Every state the conversation scripts go through is written and read as encoding/json does, and
+// the hand-written paths handle them all themselves.
+func TestStateCodecOnConversations(t *testing.T) {
+	e, scripts, now := scriptEngine(t)
 	n := 0
 	for _, s := range scripts {
 		var stateBytes []byte
-		turn := func(in Input) []dialogtest.Reply {
+		for _, in := range scriptInputs(s) {
 			n++
 			in.Conversation, in.Channel, in.Seq, in.Lang, in.At = "codec-"+s.Name, "rest", int64(n), s.Lang, now
-			out, replies, err := e.Turn(ctx, stateBytes, in)
+			out, _, err := e.Turn(context.Background(), stateBytes, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,15 +97,6 @@ func TestStateCodecOnConversations(t *testing.T) {
 			if !checkCodec(t, &st) {
 				t.Errorf("%s: the fast path did not read %s", s.Name, out)
 			}
-			var rs []dialogtest.Reply
-			for _, r := range replies {
-				rs = append(rs, dialogtest.Reply{Text: r.Text})
-			}
-			return rs
-		}
-		turn(Input{Event: EventStart})
-		for _, st := range s.Steps {
-			turn(Input{Text: st.Text, Action: st.Action})
 		}
 	}
 	if n < 50 {
@@ -97,11 +104,53 @@ func TestStateCodecOnConversations(t *testing.T) {
 	}
 }
 
+// The state cache changes nothing: an engine that keeps the last states and one that reads every
+// state from its bytes return the same bytes and replies at every turn of every script, also when a
+// turn is replayed from the state before it; and what the cache keeps is what reading the bytes gives.
+func TestStateCacheIsInvisible(t *testing.T) {
+	cached, scripts, now := scriptEngine(t)
+	reading, _, _ := scriptEngine(t)
+	ctx := context.Background()
+	n := 0
+	for _, s := range scripts {
+		var a, b, prev []byte
+		for i, in := range scriptInputs(s) {
+			n++
+			in.Conversation, in.Channel, in.Seq, in.Lang, in.At = "cache-"+s.Name, "rest", int64(n), s.Lang, now.Add(time.Duration(n)*time.Second)
+			if i%4 == 3 { // a replay: the turn before this one runs again first
+				cached.Turn(ctx, prev, in)
+				reading.states = stateCache{}
+				reading.Turn(ctx, prev, in)
+			}
+			prev = a
+			outA, repliesA, errA := cached.Turn(ctx, a, in)
+			reading.states = stateCache{}
+			outB, repliesB, errB := reading.Turn(ctx, b, in)
+			if errA != nil || errB != nil {
+				t.Fatal(errA, errB)
+			}
+			if string(outA) != string(outB) || !reflect.DeepEqual(repliesA, repliesB) {
+				t.Fatalf("%s step %d: with the cache %s %q\nwithout %s %q", s.Name, i, outA, repliesA, outB, repliesB)
+			}
+			a, b = outA, outB
+			kept := cached.states.m[in.Conversation]
+			var read state
+			if err := decodeState(outA, &read); err != nil || kept.st == nil || string(kept.b) != string(outA) ||
+				!reflect.DeepEqual(*kept.st, read) {
+				t.Fatalf("%s step %d: the cache keeps %+v for %s, reading it gives %+v (%v)", s.Name, i, kept.st, kept.b, read, err)
+			}
+		}
+	}
+}
+
 // randomState builds a state with every field the engine uses, from strings that need no escaping
-// and strings that do.
-func randomState(seed uint64, s string) *state {
+// and (unless plain) strings that do.
+func randomState(seed uint64, s string, plain bool) *state {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	pool := []string{"", s, "file_claim", "台大醫院", "a<b>&c", "\u2028", "\xff", `"q"`, `back\slash`, "\t", "HL20240017", "\ufffd", "é"}
+	pool := []string{"", s, "file_claim", "台大醫院", "HL20240017", "\ufffd", "é"}
+	if !plain {
+		pool = append(pool, "a<b>&c", "\u2028", "\xff", `"q"`, `back\slash`, "\t")
+	}
 	str := func() string { return pool[rng.IntN(len(pool))] }
 	some := func() bool { return rng.IntN(2) == 0 }
 	st := &state{V: rng.IntN(3) - 1, Lang: str(), LangFixed: some(), Verified: str(), Misses: rng.IntN(3),
@@ -149,14 +198,24 @@ func FuzzStateCodec(f *testing.F) {
 	f.Add(uint64(2), "保單")
 	f.Add(uint64(3), "\x00")
 	f.Fuzz(func(t *testing.T, seed uint64, s string) {
-		checkCodec(t, randomState(seed, s))
+		checkCodec(t, randomState(seed, s, false))
+		// What the state cache keeps is what reading the bytes gives.
+		st := randomState(seed, s, true)
+		b, plain, err := encodeState(st)
+		if err != nil || !plain || !canonical(st) {
+			return
+		}
+		var read state
+		if err := decodeState(b, &read); err != nil || !reflect.DeepEqual(*st, read) {
+			t.Fatalf("canonical %+v\nread back %+v (%v)", st, read, err)
+		}
 	})
 }
 
 // Whatever bytes the hand-written reader accepts, encoding/json reads the same way.
 func FuzzDecodeState(f *testing.F) {
 	for i := range uint64(20) {
-		if b, err := json.Marshal(randomState(i, "s")); err == nil {
+		if b, err := json.Marshal(randomState(i, "s", i%2 == 0)); err == nil {
 			f.Add(b)
 		}
 	}
@@ -194,7 +253,7 @@ func BenchmarkStateCodec(b *testing.B) {
 	}{
 		{"decode", func() error { var s state; return decodeState(canon, &s) }},
 		{"decode/json", func() error { var s state; return json.Unmarshal(canon, &s) }},
-		{"encode", func() error { _, err := encodeState(&st); return err }},
+		{"encode", func() error { _, _, err := encodeState(&st); return err }},
 		{"encode/json", func() error { _, err := json.Marshal(&st); return err }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
