@@ -31,9 +31,14 @@ import (
 // answer (see above). stored is called once, from the conversation's worker, when the message is stored
 // (msg as stored; dup for a repeated ClientID, answered by the first one's turn) or could not be (err:
 // the client should send it again); the turn's replies reach the bus after it. When Converse returns an
-// error the message was refused before anything was queued, and stored is not called. Without the
-// store's capability, under a Locker or with RouterConfig.SeparateWrites, it is Receive followed by a
-// call of stored. Errors: EINVALID, EUNAVAILABLE (closing), store errors.
+// error the message was refused before anything was queued, and stored is not called.
+//
+// The message is stored alone first, as Receive does (and stored is called before Converse returns),
+// when its conversation has turns of stored messages waiting (a notice, a burst of webhooks), so its
+// acknowledgement does not wait behind them; behind an earlier message of its own not stored yet it
+// queues, keeping the customer's order. It is always stored first without the store's capability,
+// under a Locker or with RouterConfig.SeparateWrites. Errors: EINVALID, EUNAVAILABLE (closing),
+// store errors.
 func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Message, dup bool, err error)) error {
 	if err := validInbound(in); err != nil {
 		return err
@@ -45,26 +50,66 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Messa
 	if err != nil {
 		return err
 	}
-	if r.oneWrite == nil {
-		msg, dup, err := r.receive(ctx, conv.ID, in, nil)
-		if err != nil {
-			return err
-		}
-		if !dup {
-			r.metrics.converseWrite("first")
-		}
-		stored(msg, dup, nil)
-		return nil
+	if queued, err := r.converse(conv.ID, in, stored, nil); queued || err != nil {
+		return err
 	}
-	return r.converse(conv.ID, in, stored, nil)
+	msg, dup, err := r.receive(ctx, conv.ID, in, nil)
+	if err != nil {
+		return err
+	}
+	if !dup {
+		r.metrics.converseWrite("first")
+	}
+	stored(msg, dup, nil)
+	return nil
 }
 
-// converse queues a Converse job.
-func (r *Router) converse(conversation string, in Inbound, stored func(Message, bool, error), done chan turnResult) error {
+// ReceiveSoon is Receive for webhooks: it returns once the message is stored, so the provider may be
+// answered, but when the conversation has nothing queued the message is stored together with its
+// turn (Converse), one write instead of two; the answer then waits for the turn, never for other
+// turns, and a turn that reaches an effect (say, a slow case service) has its message stored, and
+// ReceiveSoon return, before the effect. When ctx ends first it returns ctx's error; the message may
+// still be stored (a retry is deduped by its ClientID).
+func (r *Router) ReceiveSoon(ctx context.Context, in Inbound) (msg Message, dup bool, err error) {
+	type result struct {
+		msg Message
+		dup bool
+		err error
+	}
+	done := make(chan result, 1)
+	if err := r.Converse(ctx, in, func(m Message, d bool, err error) { done <- result{m, d, err} }); err != nil {
+		return Message{}, false, err
+	}
+	select {
+	case res := <-done:
+		return res.msg, res.dup, res.err
+	case <-ctx.Done():
+		return Message{}, false, ctx.Err()
+	}
+}
+
+// converse queues a Converse job when the router can store it with its turn, unless the conversation
+// has turns of stored messages waiting and none of a message not stored yet (that one must keep its
+// place before this, so this queues behind it); queued false means the caller stores it first.
+func (r *Router) converse(conversation string, in Inbound, stored func(Message, bool, error), done chan turnResult) (queued bool, err error) {
+	if r.oneWrite == nil {
+		return false, nil
+	}
 	if in.ReceivedAt.IsZero() {
 		in.ReceivedAt = r.now()
 	}
-	return r.enqueue(job{conversation: conversation, in: &in, stored: stored, done: done})
+	r.mu.Lock()
+	w := r.workers[conversation]
+	storeFirst := w != nil && len(w.jobs) > 0 && !w.unstored
+	for i := 0; storeFirst && i < len(w.jobs); i++ {
+		// An earlier message of the customer not stored yet must keep its place before this one.
+		storeFirst = w.jobs[i].in == nil
+	}
+	r.mu.Unlock()
+	if storeFirst {
+		return false, nil
+	}
+	return true, r.enqueue(job{conversation: conversation, in: &in, stored: stored, done: done})
 }
 
 // HoldReporter is the optional capability of Handoffs behind one-write turns: whether a person holds

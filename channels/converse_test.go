@@ -403,3 +403,52 @@ func TestConverseClosingReportsUnstored(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// Behind turns of stored messages the message is stored at once (its ack does not wait for them);
+// behind a message of its own not stored yet it waits, so the customer's order is kept.
+func TestConverseBehindAQueue(t *testing.T) {
+	f := newConverseFixture(t, channels.RouterConfig{})
+	ctx := context.Background()
+	// A stored message whose turn is slow (Receive: the webhook path), then one more stored behind it.
+	if _, _, err := f.router.Receive(ctx, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "alice", ClientID: "w1", Text: "slow stored"}); err != nil {
+		t.Fatal(err)
+	}
+	<-f.dialog.started
+	if _, _, err := f.router.Receive(ctx, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "alice", ClientID: "w2", Text: "stored behind"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-f.say(t, "c1", "behind stored turns"):
+		if a.err != nil || a.msg.Seq != 4 {
+			t.Fatalf("ack: %+v", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the ack waited for the turns queued before it")
+	}
+	f.dialog.release <- struct{}{}
+	f.waitSeq(t, 7)
+	if runs, _ := f.dialog.log(); !equal(runs, []string{"2:slow stored", "3:stored behind", "4:behind stored turns"}) {
+		t.Fatalf("runs %v", runs)
+	}
+	if f.store.oneWrites.Load() != 0 {
+		t.Fatalf("one-writes %d", f.store.oneWrites.Load())
+	}
+
+	// Now a slow message not stored yet, and two more behind it: they keep their order.
+	slow := f.say(t, "c2", "slow unstored")
+	<-f.dialog.started
+	second, third := f.say(t, "c3", "second"), f.say(t, "c4", "third")
+	f.dialog.release <- struct{}{}
+	for i, ch := range []<-chan ack{slow, second, third} {
+		if a := waitAck(t, ch); a.err != nil || a.msg.Seq != int64(8+2*i) {
+			t.Fatalf("ack %d: %+v", i, a)
+		}
+	}
+	f.waitSeq(t, 13)
+	if got := f.transcript(t)[7:]; !equal(got, []string{"8:slow unstored", "9:re:slow unstored", "10:second", "11:re:second", "12:third", "13:re:third"}) {
+		t.Fatalf("transcript %v", got)
+	}
+	if f.store.oneWrites.Load() != 3 {
+		t.Fatalf("one-writes %d, want the three", f.store.oneWrites.Load())
+	}
+}

@@ -127,6 +127,8 @@ type Router struct {
 type worker struct {
 	conversation string
 	jobs         []job // guarded by Router.mu
+	// unstored: the running job is one of a message not stored yet (guarded by Router.mu).
+	unstored bool
 }
 
 type job struct {
@@ -291,10 +293,11 @@ func (r *Router) ProcessSync(ctx context.Context, in Inbound) (*Conversation, []
 	}
 	done := make(chan turnResult, 1)
 	var msg Message
-	var dup bool
-	if r.oneWrite != nil && in.Event == "" {
-		err = r.converse(conv.ID, in, nil, done) // the message and its turn in one write (converse.go)
-	} else {
+	var dup, queued bool
+	if in.Event == "" { // the message and its turn in one write when they can (converse.go)
+		queued, err = r.converse(conv.ID, in, nil, done)
+	}
+	if !queued && err == nil {
 		msg, dup, err = r.receive(ctx, conv.ID, in, done)
 	}
 	if err != nil {
@@ -590,6 +593,7 @@ func (r *Router) work(w *worker) {
 		j := w.jobs[0]
 		w.jobs[0] = job{}
 		w.jobs = w.jobs[1:]
+		w.unstored = j.in != nil
 		r.mu.Unlock()
 
 		var res turnResult

@@ -140,7 +140,8 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		a.twiml(w, from, "")
 		return
 	}
-	msg, dup, err := a.router.Receive(ctx, in)
+	// Stored, together with its turn when the conversation has nothing waiting (one write).
+	msg, dup, err := a.router.ReceiveSoon(ctx, in)
 	if err != nil {
 		a.internalError(w, err, "receive")
 		return

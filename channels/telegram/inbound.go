@@ -146,7 +146,8 @@ func (a *Adapter) store(ctx context.Context, updateID int, in channels.Inbound) 
 	if a.beforeStore != nil {
 		a.beforeStore(updateID)
 	}
-	_, dup, err := a.router.Receive(ctx, in)
+	// Stored, together with its turn when the chat has nothing waiting (one write).
+	_, dup, err := a.router.ReceiveSoon(ctx, in)
 	if err != nil {
 		return err
 	}
