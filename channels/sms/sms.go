@@ -163,7 +163,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.signBases, a.tokenKey = signedBases(a.publicURL), []byte(a.token)
 	a.apiTimeout = 20 * time.Second
-	var baseRT http.RoundTripper = http.DefaultTransport
+	var baseRT http.RoundTripper = channels.ProviderTransport()
 	if cfg.HTTPClient != nil {
 		if cfg.HTTPClient.Timeout > 0 {
 			a.apiTimeout = cfg.HTTPClient.Timeout

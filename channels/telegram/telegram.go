@@ -187,7 +187,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.secret = []byte(cfg.Secret)
 	if a.client == nil {
-		a.client = &http.Client{}
+		a.client = &http.Client{Transport: channels.ProviderTransport()}
 	}
 	if a.log == nil {
 		a.log = slog.Default()
