@@ -51,6 +51,7 @@ type wsCustomer struct {
 	// its slot; false means stop, and stopped is set.
 	pace    func() bool
 	stopped bool
+	io      frameConn // its buffers serve one connection after another
 }
 
 func (c *wsCustomer) paced() bool {
@@ -65,7 +66,9 @@ func (c *wsCustomer) paced() bool {
 }
 
 // claim files one claim on a new connection (a new conversation). It returns whether a case was
-// filed; it stops early, without error, when stopAt passes or ctx ends between turns.
+// filed; it stops early, without error, when stopAt passes or ctx ends between turns. Besides the
+// replies it checks the protocol: message and handoff frames in increasing seq order, and every
+// message acked once, before the next is sent.
 func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, kind string, err error) {
 	if !c.paced() {
 		return false, "", nil
@@ -80,7 +83,9 @@ func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, k
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		conn.Close()
 	}()
-	if err := conn.WriteJSON(wsFrame{Type: "hello", Lang: c.sc.lang}); err != nil {
+	fc := &c.io
+	fc.ws = conn
+	if err := fc.send("hello", "", "", "", c.sc.lang); err != nil {
 		return false, "write", err
 	}
 	var (
@@ -89,16 +94,42 @@ func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, k
 		unknown error
 		turns   int
 		nextID  int
+		pending string // the id sent and not acked yet
+		lastSeq int64  // of the last message or handoff frame
+		asked   bool   // the bot asked, and typed or pressed is the answer
+		typed   string // text to type
+		pressed string // button value to press
+		done    bool   // the case id came
 		f       wsFrame
 	)
 	for {
+		if pending == "" {
+			if done {
+				return true, "", nil
+			}
+			if asked { // the bot asked, and the last message is acked: answer
+				if time.Now().After(stopAt) || ctx.Err() != nil || !c.paced() {
+					return false, "", nil
+				}
+				nextID++
+				pending = messageID(fc.id[:], nextID)
+				typ := "message"
+				if pressed != "" {
+					typ = "action"
+				}
+				sentAt, waiting = time.Now(), true
+				if err := fc.send(typ, pending, typed, pressed, ""); err != nil {
+					return false, "write", err
+				}
+				asked = false
+			}
+		}
 		wait := c.timeout
 		if unknown != nil {
 			wait = unknownWait
 		}
 		conn.SetReadDeadline(time.Now().Add(wait))
-		f = wsFrame{}
-		if err := conn.ReadJSON(&f); err != nil {
+		if err := fc.read(&f); err != nil {
 			var ne net.Error
 			if unknown != nil && errors.As(err, &ne) && ne.Timeout() {
 				return false, "unknown_question", unknown
@@ -109,11 +140,24 @@ func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, k
 			return false, "read", err
 		}
 		switch f.Type {
-		case "welcome", "ack", "pong", "handoff":
+		case "welcome", "pong":
+			continue
+		case "ack":
+			if f.ID == "" || f.ID != pending {
+				return false, "unexpected_ack", fmt.Errorf("ack of %q while waiting for %q", f.ID, pending)
+			}
+			pending = ""
 			continue
 		case "error":
 			return false, "error_frame", fmt.Errorf("%s: %s", f.Code, f.Message)
-		case "message":
+		case "message", "handoff":
+			if f.Seq <= lastSeq {
+				return false, "seq_order", fmt.Errorf("%s frame seq %d after %d", f.Type, f.Seq, lastSeq)
+			}
+			lastSeq = f.Seq
+			if f.Type == "handoff" {
+				continue
+			}
 		default:
 			return false, "unknown_frame", fmt.Errorf("frame type %q", f.Type)
 		}
@@ -128,10 +172,15 @@ func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, k
 			c.rec.turn(time.Since(sentAt))
 			waiting = false
 		}
-		if caseIDPattern.MatchString(f.Text) {
-			return true, "", nil
+		if done {
+			continue
 		}
-		typed, pressed, ok, err := c.sc.reply(f.Text, f.Buttons)
+		if caseIDPattern.MatchString(f.Text) {
+			done = true
+			continue
+		}
+		var ok bool
+		typed, pressed, ok, err = c.sc.reply(f.Text, f.Buttons)
 		if err != nil {
 			return false, "unknown_question", err
 		}
@@ -140,24 +189,10 @@ func (c *wsCustomer) claim(ctx context.Context, stopAt time.Time) (filed bool, k
 			continue
 		}
 		unknown = nil
-		if time.Now().After(stopAt) || ctx.Err() != nil {
-			return false, "", nil
-		}
 		if turns++; turns > maxTurnsPerClaim {
 			return false, "no_end", fmt.Errorf("no case id after %d turns; last bot message %q", maxTurnsPerClaim, f.Text)
 		}
-		if !c.paced() {
-			return false, "", nil
-		}
-		nextID++
-		out := wsFrame{Type: "message", ID: fmt.Sprintf("m%d", nextID), Text: typed}
-		if pressed != "" {
-			out = wsFrame{Type: "action", ID: out.ID, Value: pressed}
-		}
-		sentAt, waiting = time.Now(), true
-		if err := conn.WriteJSON(out); err != nil {
-			return false, "write", err
-		}
+		asked = true
 	}
 }
 
@@ -312,8 +347,9 @@ func driveEcho(ctx context.Context, e *env, rec *recorder, base string, roundTri
 			defer wg.Done()
 			l := rec.local()
 			defer l.flush()
+			var fc frameConn
 			for conns := 0; conns < 1_000_000 && time.Now().Before(stopAt) && ctx.Err() == nil; conns++ {
-				if kind, err := echoConversation(ctx, base, l, roundTrips, text, stopAt, e.opts.replyTimeout); err != nil {
+				if kind, err := echoConversation(ctx, base, &fc, l, roundTrips, text, stopAt, e.opts.replyTimeout); err != nil {
 					rec.fail(kind, err)
 					select {
 					case <-time.After(100 * time.Millisecond):
@@ -327,7 +363,9 @@ func driveEcho(ctx context.Context, e *env, rec *recorder, base string, roundTri
 	return time.Since(start)
 }
 
-func echoConversation(ctx context.Context, base string, l *local, roundTrips int, text string, stopAt time.Time, timeout time.Duration) (string, error) {
+// echoConversation is one connection of the echo yardstick, with the customers' frame code: the same
+// writes and the same decoding of what comes back.
+func echoConversation(ctx context.Context, base string, fc *frameConn, l *local, roundTrips int, text string, stopAt time.Time, timeout time.Duration) (string, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	conn, _, err := wsDialer.DialContext(dctx, wsURL(base, "/"), nil)
 	cancel()
@@ -338,22 +376,22 @@ func echoConversation(ctx context.Context, base string, l *local, roundTrips int
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		conn.Close()
 	}()
+	fc.ws = conn
 	var f wsFrame
-	roundTrip := func(out wsFrame) (string, error) {
-		if err := conn.WriteJSON(out); err != nil {
+	roundTrip := func(typ, id, text, lang string) (string, error) {
+		if err := fc.send(typ, id, text, "", lang); err != nil {
 			return "write", err
 		}
 		conn.SetReadDeadline(time.Now().Add(timeout))
-		f = wsFrame{}
-		if err := conn.ReadJSON(&f); err != nil {
+		if err := fc.read(&f); err != nil {
 			return "read", err
 		}
-		if f.Type != out.Type {
-			return "echo_mismatch", fmt.Errorf("sent %q, got %q", out.Type, f.Type)
+		if f.Type != typ || f.ID != id {
+			return "echo_mismatch", fmt.Errorf("sent %q %q, got %q %q", typ, id, f.Type, f.ID)
 		}
 		return "", nil
 	}
-	if kind, err := roundTrip(wsFrame{Type: "hello", Lang: "zh-TW"}); err != nil {
+	if kind, err := roundTrip("hello", "", "", "zh-TW"); err != nil {
 		return kind, err
 	}
 	for i := range roundTrips {
@@ -361,7 +399,7 @@ func echoConversation(ctx context.Context, base string, l *local, roundTrips int
 			return "", nil
 		}
 		sent := time.Now()
-		if kind, err := roundTrip(wsFrame{Type: "message", ID: fmt.Sprintf("m%d", i+1), Text: text}); err != nil {
+		if kind, err := roundTrip("message", messageID(fc.id[:], i+1), text, ""); err != nil {
 			return kind, err
 		}
 		l.turn(time.Since(sent))
