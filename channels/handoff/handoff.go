@@ -74,11 +74,15 @@ type Cases interface {
 
 // Config holds the Service's dependencies. Path is required.
 type Config struct {
-	// Path is the SQLite file of holds, call-back tasks and ratings. It may be the conversation
-	// store's file (the tables and their migrations are this package's own).
-	Path   string
-	Router *channels.Router // may be given later with Attach
-	Cases  Cases            // optional: green-channel priority from the customer's cases
+	// Path is the SQLite file of holds, call-back tasks and ratings. It should be a file of its own:
+	// in the conversation store's file every handoff write would empty that store's cache (it sees
+	// another connection's commit) and wait for its write lock.
+	Path string
+	// MoveFrom is an older file that may hold these tables (the conversation store's, before they got
+	// their own): at open their rows are moved into Path, once (moveFrom).
+	MoveFrom string
+	Router   *channels.Router // may be given later with Attach
+	Cases    Cases            // optional: green-channel priority from the customer's cases
 	// MaxChats is how many conversations an agent holds at once; default 3. PerAgent overrides it
 	// per staff name.
 	MaxChats int
@@ -263,6 +267,16 @@ func New(cfg Config) (*Service, error) {
 	d, err := openDB(cfg.Path)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MoveFrom != "" && cfg.MoveFrom != cfg.Path {
+		moved, err := d.moveFrom(context.Background(), cfg.MoveFrom)
+		if err != nil {
+			d.close()
+			return nil, err
+		}
+		if moved > 0 {
+			s.log.Info("handoff tables moved to their own file", "rows", moved)
+		}
 	}
 	s.db, s.st = d, d
 	if cfg.Redis != nil {

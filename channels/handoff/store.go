@@ -14,10 +14,12 @@ import (
 	"claimline/casesvc"
 )
 
-// db keeps holds, call-back tasks and ratings durable. Its tables may live in the conversation
-// store's SQLite file (they have their own migration table) or a file of their own.
+// db keeps holds, call-back tasks and ratings durable, in a SQLite file of their own (an older
+// installation's, in the conversation store's file, are moved: move.go).
 type db struct {
 	w *sql.DB
+	// afterCopy, in tests, runs between the two steps of moveFrom: an error there is a crash.
+	afterCopy func() error
 }
 
 // migrations are applied in order, each once; append only, never edit a released one.

@@ -221,13 +221,16 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	// [quality] the registry is made before the handoff, which records the agents' metrics into it.
 	a.Registry = prometheus.NewRegistry()
-	// Holds, call-back tasks and ratings live beside the conversations they belong to.
+	// Holds, call-back tasks and ratings have their own file (moved out of channels.db, where an
+	// older installation kept them): another connection's commits in the conversation store's file
+	// would empty its cache and wait for its write lock.
 	a.Handoff, err = handoff.New(handoff.Config{
-		Path: filepath.Join(cfg.DataDir, "channels.db"), Cases: a.Cases, Hours: hours,
+		Path: filepath.Join(cfg.DataDir, "handoff.db"), MoveFrom: filepath.Join(cfg.DataDir, "channels.db"),
+		Cases: a.Cases, Hours: hours,
 		MaxChats: cfg.AgentMaxChats, MaxWait: cfg.HandoffMaxWait, Logger: a.Log,
 		Metrics: handoff.NewMetrics(a.Registry), // [quality]
 		// [handoff-redis] with CLAIMLINE_REDIS_URL the queue, holds, presence, tasks and ratings are
-		// shared by every gateway node (channels.db stays this node's quality history).
+		// shared by every gateway node (handoff.db stays this node's quality history).
 		Redis: redisClient(a.redis),
 	})
 	if err != nil {
