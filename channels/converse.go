@@ -29,8 +29,8 @@ import (
 
 // Converse stores a customer message and runs its turn, for adapters whose customer waits for the
 // answer (see above). stored is called once, from the conversation's worker, when the message is stored
-// (msg as stored; dup for a repeated ClientID, answered by the first one's turn) or could not be (err:
-// the client should send it again); the turn's replies reach the bus after it. When Converse returns an
+// (see Stored; a repeated ClientID is answered by the first one's turn) or could not be (err: the
+// client should send it again); the turn's replies reach the bus after it. When Converse returns an
 // error the message was refused before anything was queued, and stored is not called.
 //
 // The message is stored alone first, as Receive does (and stored is called before Converse returns),
@@ -39,7 +39,7 @@ import (
 // queues, keeping the customer's order. It is always stored first without the store's capability,
 // under a Locker or with RouterConfig.SeparateWrites. Errors: EINVALID, EUNAVAILABLE (closing),
 // store errors.
-func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Message, dup bool, err error)) error {
+func (r *Router) Converse(ctx context.Context, in Inbound, stored func(Stored, error)) error {
 	if err := validInbound(in); err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Messa
 	if !dup {
 		r.metrics.converseWrite("first")
 	}
-	stored(msg, dup, nil)
+	stored(Stored{Msg: msg, Dup: dup}, nil)
 	return nil
 }
 
@@ -70,28 +70,37 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(msg Messa
 // turns, and a turn that reaches an effect (say, a slow case service) has its message stored, and
 // ReceiveSoon return, before the effect. When ctx ends first it returns ctx's error; the message may
 // still be stored (a retry is deduped by its ClientID).
-func (r *Router) ReceiveSoon(ctx context.Context, in Inbound) (msg Message, dup bool, err error) {
+func (r *Router) ReceiveSoon(ctx context.Context, in Inbound) (Stored, error) {
 	type result struct {
-		msg Message
-		dup bool
+		s   Stored
 		err error
 	}
 	done := make(chan result, 1)
-	if err := r.Converse(ctx, in, func(m Message, d bool, err error) { done <- result{m, d, err} }); err != nil {
-		return Message{}, false, err
+	if err := r.Converse(ctx, in, func(s Stored, err error) { done <- result{s, err} }); err != nil {
+		return Stored{}, err
 	}
 	select {
 	case res := <-done:
-		return res.msg, res.dup, res.err
+		return res.s, res.err
 	case <-ctx.Done():
-		return Message{}, false, ctx.Err()
+		return Stored{}, ctx.Err()
 	}
+}
+
+// Stored is what Converse and ReceiveSoon report of a stored message.
+type Stored struct {
+	Msg Message // the message as stored (for a repeat, the first one)
+	Dup bool    // a repeated ClientID: nothing new was stored
+	// Replies are the turn's replies when they were stored together with the message (one write):
+	// the message's seq is followed by theirs, with nothing between. Nil when the message was
+	// stored first (its turn answers later) or is a repeat.
+	Replies []Message
 }
 
 // converse queues a Converse job when the router can store it with its turn, unless the conversation
 // has turns of stored messages waiting and none of a message not stored yet (that one must keep its
 // place before this, so this queues behind it); queued false means the caller stores it first.
-func (r *Router) converse(conversation string, in Inbound, stored func(Message, bool, error), done chan turnResult) (queued bool, err error) {
+func (r *Router) converse(conversation string, in Inbound, stored func(Stored, error), done chan turnResult) (queued bool, err error) {
 	if r.oneWrite == nil {
 		return false, nil
 	}
@@ -215,12 +224,12 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		return r.notStored(j, err), nil, false
 	case dup:
 		if j.stored != nil {
-			j.stored(msg, true, nil)
+			j.stored(Stored{Msg: msg, Dup: true}, nil)
 		}
 		return turnResult{msg: msg, dup: true}, conv, false
 	}
 	if j.stored != nil {
-		j.stored(msg, false, nil)
+		j.stored(Stored{Msg: msg, Replies: stored}, nil)
 	}
 	r.metrics.messageIn(in.Channel)
 	r.metrics.converseWrite("one")
@@ -311,7 +320,7 @@ func (r *Router) storeAlone(ctx context.Context, w *worker, j job, keep int64) (
 		r.log.Error("store message", "conversation", j.conversation, "code", casesvc.ErrorCode(err), "err", err)
 	}
 	if j.stored != nil {
-		j.stored(msg, dup, err)
+		j.stored(Stored{Msg: msg, Dup: dup}, err)
 	}
 	return msg, dup, requeued, err
 }
@@ -319,7 +328,7 @@ func (r *Router) storeAlone(ctx context.Context, w *worker, j job, keep int64) (
 // notStored fails a Converse job whose message was not stored.
 func (r *Router) notStored(j job, err error) turnResult {
 	if j.stored != nil {
-		j.stored(Message{}, false, err)
+		j.stored(Stored{}, err)
 	}
 	return turnResult{err: err}
 }

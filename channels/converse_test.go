@@ -138,7 +138,7 @@ func (f *converseFixture) say(t *testing.T, id, text string) <-chan ack {
 	t.Helper()
 	ch := make(chan ack, 1)
 	err := f.router.Converse(context.Background(), channels.Inbound{Channel: channels.ChannelWebchat, Contact: "alice", ClientID: id, Text: text},
-		func(m channels.Message, dup bool, err error) { ch <- ack{m, dup, err} })
+		func(s channels.Stored, err error) { ch <- ack{s.Msg, s.Dup, err} })
 	if err != nil {
 		t.Fatalf("converse %q: %v", text, err)
 	}
@@ -399,7 +399,7 @@ func TestConverseClosingReportsUnstored(t *testing.T) {
 		}
 	}
 	if err := f.router.Converse(context.Background(), channels.Inbound{Channel: channels.ChannelWebchat, Contact: "alice", ClientID: "c", Text: "late"},
-		func(channels.Message, bool, error) { t.Error("stored called after a refusal") }); casesvc.ErrorCode(err) != casesvc.EUNAVAILABLE {
+		func(channels.Stored, error) { t.Error("stored called after a refusal") }); casesvc.ErrorCode(err) != casesvc.EUNAVAILABLE {
 		t.Fatalf("after close: %v", err)
 	}
 }

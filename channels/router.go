@@ -138,7 +138,7 @@ type job struct {
 	// in is a customer message not stored yet (Converse): the worker stores it with its turn, or alone
 	// first (see runConverse). stored is told once, when it is stored or could not be.
 	in     *Inbound
-	stored func(msg Message, dup bool, err error)
+	stored func(Stored, error)
 	// check asks for the "already handled?" read before the turn. Only a job Recover queued needs it
 	// (or any job under a Locker, where other nodes run turns too): a live Receive queues a message it
 	// just stored, and Recover queues its jobs under the conversation's stripe, so a message queued by
@@ -643,7 +643,7 @@ func (r *Router) abandon(jobs []job) {
 		}
 		err := casesvc.Errorf(casesvc.EUNAVAILABLE, "The service is shutting down.")
 		if j.stored != nil {
-			j.stored(Message{}, false, err)
+			j.stored(Stored{}, err)
 		}
 		if j.done != nil {
 			j.done <- turnResult{err: err}

@@ -64,7 +64,7 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lastIn int64
 	var unsent []channels.Message // outbound messages the "outbox" has not sent yet, in seq order
-	turn := func(step int) {
+	makeReplies := func(step int) []channels.Message {
 		var replies []channels.Message
 		for i := range 1 + rng.IntN(3) {
 			r := channels.Message{From: channels.FromBot, Text: fmt.Sprintf("reply %d %d", step, i)}
@@ -76,7 +76,10 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 			}
 			replies = append(replies, r)
 		}
-		stored, err := st.CommitTurn(ctx, channels.Turn{Conversation: conv.ID, InboundSeq: lastIn, Replies: replies,
+		return replies
+	}
+	turn := func(step int) {
+		stored, err := st.CommitTurn(ctx, channels.Turn{Conversation: conv.ID, InboundSeq: lastIn, Replies: makeReplies(step),
 			At: time.Now()})
 		if err != nil {
 			t.Fatal(err)
@@ -98,16 +101,31 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 				t.Fatal(err)
 			}
 			a.lastOutbound(ctx, c)
+			in := channels.Inbound{Channel: channels.ChannelSMS, Contact: c.Contact, ClientID: fmt.Sprintf("sms:%d", step),
+				Text: "好", ReceivedAt: time.Now()}
+			if lastIn == 0 && rng.IntN(2) == 0 { // nothing waiting: stored with its turn (one write)
+				m, replies, _, err := st.CommitInbound(ctx, c.ID, in, c.LastSeq, channels.Turn{Conversation: c.ID,
+					Replies: makeReplies(step), At: time.Now()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.stored(m.Conversation, m.Seq, replies)
+				unsent = append(unsent, replies...)
+				// what the handler stored is all there is: the next lookup reads nothing
+				if o, ok := a.recent.get(c.ID); !ok || o.seen != replies[len(replies)-1].Seq {
+					t.Fatalf("step %d: after a one-write turn ending at seq %d the memory is %+v", step, replies[len(replies)-1].Seq, o)
+				}
+				break
+			}
 			if lastIn > 0 && rng.IntN(3) == 0 {
 				turn(step) // the previous message's turn commits between the lookup and the store
 			}
-			m, _, err := st.AppendInbound(ctx, c.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: c.Contact,
-				ClientID: fmt.Sprintf("sms:%d", step), Text: "好", ReceivedAt: time.Now()})
+			m, _, err := st.AppendInbound(ctx, c.ID, in)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rng.IntN(4) > 0 {
-				a.stored(m.Conversation, m.Seq)
+				a.stored(m.Conversation, m.Seq, nil)
 			}
 			lastIn = m.Seq
 		case k < 5 && rng.IntN(3) == 0: // a long silence of inbound messages stored elsewhere
@@ -162,7 +180,7 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.stored(c2.ID, in1.Seq) // seq 1: nothing before it
+	a.stored(c2.ID, in1.Seq, nil) // seq 1: nothing before it
 	out, err := st.CommitTurn(ctx, channels.Turn{Conversation: c2.ID, InboundSeq: in1.Seq, At: time.Now(), Replies: []channels.Message{
 		{From: channels.FromBot, Text: "first", Buttons: []channels.Button{{Label: "A", Value: "a"}}},
 		{From: channels.FromBot, Text: "second", Buttons: []channels.Button{{Label: "B", Value: "b"}}}}})
@@ -176,6 +194,6 @@ func TestLastOutboundMatchesWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.stored(c2.ID, in2.Seq) // not seq 1: it knows nothing of what came before
+	a.stored(c2.ID, in2.Seq, nil) // not seq 1: it knows nothing of what came before
 	check("an inbound stored with nothing remembered")
 }

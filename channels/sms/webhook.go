@@ -141,15 +141,15 @@ func (a *Adapter) handleInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Stored, together with its turn when the conversation has nothing waiting (one write).
-	msg, dup, err := a.router.ReceiveSoon(ctx, in)
+	st, err := a.router.ReceiveSoon(ctx, in)
 	if err != nil {
 		a.internalError(w, err, "receive")
 		return
 	}
-	if dup {
+	if msg := st.Msg; st.Dup {
 		a.log.Info("sms duplicate webhook", "conversation", msg.Conversation, "seq", msg.Seq)
 	} else {
-		a.stored(msg.Conversation, msg.Seq)
+		a.stored(msg.Conversation, msg.Seq, st.Replies)
 	}
 	a.twiml(w, from, "")
 }
@@ -309,9 +309,20 @@ func (o offered) after(msgs []channels.Message, seen int64) offered {
 }
 
 // stored tells recent that the inbound just stored as seq follows what it knew (as of seq-1), so
-// the next lookup need not read it again.
-func (a *Adapter) stored(conversation string, seq int64) {
-	a.recent.advance(conversation, seq-1, seq)
+// the next lookup need not read it again; replies stored with it (one write: seq+1 on, nothing
+// between) are what the conversation offers now.
+func (a *Adapter) stored(conversation string, seq int64, replies []channels.Message) {
+	if len(replies) == 0 {
+		a.recent.advance(conversation, seq-1, seq)
+		return
+	}
+	last := replies[len(replies)-1].Seq
+	if o := (offered{}).after(replies, last); o.seq != 0 {
+		a.recent.put(conversation, o)
+		return
+	}
+	a.recent.advance(conversation, seq-1, last) // no message to the customer among them
+
 }
 
 // recentOffers is the per-conversation cache of lastOutbound, bounded: cleared when full (every

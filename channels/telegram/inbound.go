@@ -147,11 +147,11 @@ func (a *Adapter) store(ctx context.Context, updateID int, in channels.Inbound) 
 		a.beforeStore(updateID)
 	}
 	// Stored, together with its turn when the chat has nothing waiting (one write).
-	_, dup, err := a.router.ReceiveSoon(ctx, in)
+	s, err := a.router.ReceiveSoon(ctx, in)
 	if err != nil {
 		return err
 	}
-	if dup {
+	if s.Dup {
 		a.log.Info("telegram update repeated; stored once", "update_id", updateID)
 	}
 	return nil

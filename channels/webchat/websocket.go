@@ -447,13 +447,13 @@ func (c *conn) inbound(f inFrame) {
 		c.s.log.Error("webchat receive", "conversation", c.conv, "code", casesvc.ErrorCode(err), "err", err)
 		c.errorFrame(codeUnavailable, "The message was not stored; please resend.", f.ID)
 	}
-	err := c.s.router.Converse(c.s.ctx, in, func(msg channels.Message, _ bool, err error) {
+	err := c.s.router.Converse(c.s.ctx, in, func(s channels.Stored, err error) {
 		if err != nil {
 			notStored(err)
 			return
 		}
 		// A repeated id is acked again with the seq it was first stored with.
-		c.enqueue(ackFrame{Type: "ack", ID: f.ID, Seq: msg.Seq})
+		c.enqueue(ackFrame{Type: "ack", ID: f.ID, Seq: s.Msg.Seq})
 	})
 	if err != nil {
 		notStored(err)
