@@ -48,8 +48,10 @@ func New(path string, cfg Config) (*Service, error) {
 		return nil, errors.New("sqlite: empty database path")
 	}
 	cfg = cfg.WithDefaults()
+	// temp_store(MEMORY): claims written together have a SAVEPOINT each, whose statement journal
+	// would otherwise be a temporary file (a fifth of a batched claim's CPU went to writing it).
 	dsn := path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)

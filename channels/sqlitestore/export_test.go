@@ -41,3 +41,11 @@ func (s *Store) WriteRaw(ctx context.Context, fail error, stmts ...string) error
 
 // QueueLen is the number of ops waiting for the writer.
 func (s *Store) QueueLen() int { return len(s.wr.ops) }
+
+// WriterPragma reads PRAGMA name on the writer's connection.
+func (s *Store) WriterPragma(ctx context.Context, name string) (v string, err error) {
+	err = s.write(ctx, "pragma", func(w *wconn) error {
+		return w.conn.QueryRowContext(wctx, "PRAGMA "+name).Scan(&v)
+	})
+	return v, err
+}

@@ -53,6 +53,7 @@ func New(path string) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "temp_store(MEMORY)") // statement journals (a SAVEPOINT per op) kept in memory, not a temp file
 		if extra != "" {
 			q.Add("_txlock", extra)
 		}
