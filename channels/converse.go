@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"claimline/casesvc"
@@ -22,7 +23,9 @@ import (
 // The turn is pure until it would change something outside the conversation (file a claim, attach a
 // document, ask for a person...): dialog calls the hook set here first (dialog.WithStoreBeforeEffects),
 // which stores the message alone, so no effect ever happens for an unstored message; the turn then
-// commits the ordinary way. A message is also stored first when a person holds the conversation (the
+// commits the ordinary way. A turn still running after RouterConfig.SlowTurn has its message stored
+// the same way, from a timer, so a stuck turn never keeps a customer's message unstored; once the
+// running turn's message is stored, a message arriving is stored at once too. A message is also stored first when a person holds the conversation (the
 // handoff service answers it, with effects of its own), and when a message was stored in the
 // conversation meanwhile (a notice, an upload): then its turn is thrown away, and it runs again after
 // the ones stored before it, so turns always run in seq order.
@@ -109,7 +112,7 @@ func (r *Router) converse(conversation string, in Inbound, stored func(Stored, e
 	}
 	r.mu.Lock()
 	w := r.workers[conversation]
-	storeFirst := w != nil && len(w.jobs) > 0 && !w.unstored
+	storeFirst := w != nil && (len(w.jobs) > 0 || w.storedEarly) && !w.unstored
 	for i := 0; storeFirst && i < len(w.jobs); i++ {
 		// An earlier message of the customer not stored yet must keep its place before this one.
 		storeFirst = w.jobs[i].in == nil
@@ -171,14 +174,28 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		}
 	}
 
-	// The hook of dialog.WithStoreBeforeEffects: the first effect of the turn stores the message.
-	var early *earlyStore
+	// The hook of dialog.WithStoreBeforeEffects: the first effect of the turn stores the message, and
+	// so does a turn still running after SlowTurn (from the timer's goroutine; hence the lock).
+	var (
+		earlyMu  sync.Mutex
+		early    *earlyStore
+		finished bool // the turn returned: the timer must not store any more
+	)
 	storeNow := func(ctx context.Context) error {
+		earlyMu.Lock()
+		defer earlyMu.Unlock()
 		if early == nil {
 			early = r.storeEarly(ctx, w, j, m.Seq)
 		}
 		return early.err
 	}
+	slow := time.AfterFunc(r.slowTurn, func() {
+		earlyMu.Lock()
+		defer earlyMu.Unlock()
+		if !finished && early == nil {
+			early = r.storeEarly(ctx, w, j, m.Seq)
+		}
+	})
 	at := r.now()
 	din := dialog.Input{
 		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
@@ -188,6 +205,10 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		din.Lang = conv.Lang
 	}
 	state, replies := r.turn(dialog.WithStoreBeforeEffects(ctx, storeNow), conv, din)
+	slow.Stop()
+	earlyMu.Lock() // waits for a timer that fired and is storing
+	finished = true
+	earlyMu.Unlock()
 	_, push := r.senderFor(conv.Channel)
 	turn := Turn{Conversation: conv.ID, State: state, Replies: replies, At: r.now(), Deliver: push}
 
@@ -274,6 +295,11 @@ var errTurnVoid = casesvc.Errorf(casesvc.ECONFLICT, "The turn is run again.")
 // the message's job is queued again (in seq order) or, for a repeat, answered as a dup.
 func (r *Router) storeEarly(ctx context.Context, w *worker, j job, seq int64) *earlyStore {
 	msg, dup, requeued, err := r.storeAlone(ctx, w, j, seq)
+	if err == nil {
+		r.mu.Lock()
+		w.unstored, w.storedEarly = false, true
+		r.mu.Unlock()
+	}
 	switch {
 	case err != nil:
 		return &earlyStore{err: err}

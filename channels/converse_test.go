@@ -452,3 +452,36 @@ func TestConverseBehindAQueue(t *testing.T) {
 		t.Fatalf("one-writes %d, want the three", f.store.oneWrites.Load())
 	}
 }
+
+// A turn still running after SlowTurn has its message stored and acknowledged without waiting for it,
+// and a message arriving meanwhile is stored at once too (not queued unstored behind the stuck
+// turn); the turns then run in seq order and commit the ordinary way.
+func TestConverseStoresAStuckTurnsMessage(t *testing.T) {
+	f := newConverseFixture(t, channels.RouterConfig{SlowTurn: 50 * time.Millisecond})
+	stuck := f.say(t, "s1", "slow stuck")
+	<-f.dialog.started
+	if a := waitAck(t, stuck); a.err != nil || a.dup || a.msg.Seq != 2 {
+		t.Fatalf("ack of the stuck turn's message: %+v", a)
+	}
+	if a := waitAck(t, f.say(t, "s2", "after")); a.err != nil || a.msg.Seq != 3 {
+		t.Fatalf("ack of the message behind the stuck turn: %+v", a)
+	}
+	if got := f.transcript(t); !equal(got, []string{"1:hello", "2:slow stuck", "3:after"}) {
+		t.Fatalf("while the turn is stuck: %v", got)
+	}
+	f.dialog.release <- struct{}{}
+	f.waitSeq(t, 5)
+	want := []string{"1:hello", "2:slow stuck", "3:after", "4:re:slow stuck", "5:re:after"}
+	if got := f.transcript(t); !equal(got, want) {
+		t.Fatalf("transcript %v, want %v", got, want)
+	}
+	if runs, _ := f.dialog.log(); !equal(runs, []string{"2:slow stuck", "3:after"}) {
+		t.Fatalf("turns %v: each once, in seq order", runs)
+	}
+	if a, o := f.store.appends.Load(), f.store.oneWrites.Load(); a != 2 || o != 0 {
+		t.Fatalf("%d stored alone, %d with their turn; want 2 and 0", a, o)
+	}
+	if un, _ := f.store.Unhandled(context.Background()); len(un) != 0 {
+		t.Fatalf("unhandled: %+v", un)
+	}
+}

@@ -35,6 +35,9 @@ type RouterConfig struct {
 	// SeparateWrites makes Converse store every message before its turn runs, as Receive does, even
 	// where the store could keep the message and its turn in one write (comparisons and tests).
 	SeparateWrites bool
+	// SlowTurn is how long a Converse turn may run before its message is stored without waiting for
+	// it (default 1s): the message of a stuck turn is kept and acknowledged like any other.
+	SlowTurn time.Duration
 }
 
 // Locker serializes a conversation's turns across processes. The embedded deployment has none: one
@@ -96,6 +99,7 @@ type Router struct {
 	metrics  *Metrics
 	now      func() time.Time
 	timeout  time.Duration
+	slowTurn time.Duration
 
 	handoffsMu sync.RWMutex
 	handoffs   Handoffs
@@ -127,8 +131,11 @@ type Router struct {
 type worker struct {
 	conversation string
 	jobs         []job // guarded by Router.mu
-	// unstored: the running job is one of a message not stored yet (guarded by Router.mu).
-	unstored bool
+	// unstored: the running job is one of a message not stored yet (guarded by Router.mu). It turns
+	// false once that message is stored before its turn ends (an effect, a slow turn), and then a
+	// message arriving is stored at once rather than wait behind the running turn (storedEarly).
+	unstored    bool
+	storedEarly bool
 }
 
 type job struct {
@@ -171,11 +178,14 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	}
 	r := &Router{
 		store: cfg.Store, dialog: cfg.Dialog, bus: cfg.Bus, locker: cfg.Locker, log: cfg.Logger, metrics: cfg.Metrics,
-		now: cfg.Now, timeout: cfg.TurnTimeout,
+		now: cfg.Now, timeout: cfg.TurnTimeout, slowTurn: cfg.SlowTurn,
 		workers: make(map[string]*worker), idle: make(chan *worker), waiters: make(map[waitKey][]chan turnResult),
 		senders: make(map[string]senderEntry), deliveryCfg: cfg.Delivery, handoffs: cfg.Handoffs,
 	}
 	r.deliveryCfg.defaults()
+	if r.slowTurn <= 0 {
+		r.slowTurn = time.Second
+	}
 	if s, ok := cfg.Store.(InboundTurnStore); ok && cfg.Locker == nil && !cfg.SeparateWrites {
 		r.oneWrite = s
 	}
@@ -593,7 +603,7 @@ func (r *Router) work(w *worker) {
 		j := w.jobs[0]
 		w.jobs[0] = job{}
 		w.jobs = w.jobs[1:]
-		w.unstored = j.in != nil
+		w.unstored, w.storedEarly = j.in != nil, false
 		r.mu.Unlock()
 
 		var res turnResult
