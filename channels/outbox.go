@@ -58,7 +58,9 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // DeliveryConfig tunes the delivery loop; zero values take the defaults.
 type DeliveryConfig struct {
-	Workers      int           // conversations sent to concurrently; default 8
+	// Workers is how many conversations are sent to concurrently; default 16. A worker mostly waits:
+	// for the provider's API (over the internet, tens to hundreds of ms) and for the write recording the send.
+	Workers      int
 	PollInterval time.Duration // safety-net poll of the outbox; default 2s
 	BaseBackoff  time.Duration // first retry delay of unclassified errors; default 1s
 	MaxBackoff   time.Duration // cap of the exponential backoff; default 5m
@@ -72,7 +74,7 @@ type DeliveryConfig struct {
 
 func (c *DeliveryConfig) defaults() {
 	if c.Workers <= 0 {
-		c.Workers = 8
+		c.Workers = 16
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
