@@ -264,8 +264,13 @@ func runIdle(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.out, "           minus the load client's bare socket (%.2f KiB, calibrated) = %.2f KiB per connection on the server\n", clientShare/1024, per/1024)
 	}
 	r.PerConnBytes = per
+	r.Connections = o
 	verdict := "met"
-	if per > 12*1024 {
+	switch {
+	case per <= 0:
+		// A few connections weigh less than what the heap moves by itself between two readings.
+		verdict = "not measurable: the heap moved more by itself than the connections weigh; use more --clients"
+	case per > 12*1024:
 		verdict = "MISSED"
 	}
 	fmt.Fprintf(e.out, "figure     %.2f KiB (heap+stacks) per idle web chat connection at %d connections (target <= 12 KiB at 10,000: %s)\n", per/1024, o, verdict)
