@@ -25,10 +25,11 @@ import (
 // which stores the message alone, so no effect ever happens for an unstored message; the turn then
 // commits the ordinary way. A turn still running after RouterConfig.SlowTurn has its message stored
 // the same way, from a timer, so a stuck turn never keeps a customer's message unstored; once the
-// running turn's message is stored, a message arriving is stored at once too. A message is also stored first when a person holds the conversation (the
-// handoff service answers it, with effects of its own), and when a message was stored in the
-// conversation meanwhile (a notice, an upload): then its turn is thrown away, and it runs again after
-// the ones stored before it, so turns always run in seq order.
+// running turn's message is stored, a message arriving is stored at once too. A message is also
+// stored first when a person holds the conversation (the handoff service answers it, with effects
+// of its own), and when a message was stored in the conversation meanwhile (a notice, an upload):
+// then its turn is thrown away, and it runs again after the ones stored before it, so turns always
+// run in seq order.
 
 // Converse stores a customer message and runs its turn, for adapters whose customer waits for the
 // answer (see above). stored is called once, from the conversation's worker, when the message is stored
@@ -112,7 +113,9 @@ func (r *Router) converse(conversation string, in Inbound, stored func(Stored, e
 	}
 	r.mu.Lock()
 	w := r.workers[conversation]
-	storeFirst := w != nil && (len(w.jobs) > 0 || w.storedEarly) && !w.unstored
+	// Stored first behind a stored message's queued turns, or behind a turn that stored its own
+	// message early (it may run on for long); one write behind anything else.
+	storeFirst := w != nil && (w.running == runningStoredEarly || len(w.jobs) > 0 && w.running == runningStored)
 	for i := 0; storeFirst && i < len(w.jobs); i++ {
 		// An earlier message of the customer not stored yet must keep its place before this one.
 		storeFirst = w.jobs[i].in == nil
@@ -181,21 +184,16 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		early    *earlyStore
 		finished bool // the turn returned: the timer must not store any more
 	)
-	storeNow := func(ctx context.Context) error {
+	storeOnce := func(ctx context.Context) *earlyStore {
 		earlyMu.Lock()
 		defer earlyMu.Unlock()
-		if early == nil {
+		if early == nil && !finished {
 			early = r.storeEarly(ctx, w, j, m.Seq)
 		}
-		return early.err
+		return early
 	}
-	slow := time.AfterFunc(r.slowTurn, func() {
-		earlyMu.Lock()
-		defer earlyMu.Unlock()
-		if !finished && early == nil {
-			early = r.storeEarly(ctx, w, j, m.Seq)
-		}
-	})
+	storeNow := func(ctx context.Context) error { return storeOnce(ctx).err } // the turn runs: not finished
+	slow := time.AfterFunc(r.slowTurn, func() { storeOnce(ctx) })
 	at := r.now()
 	din := dialog.Input{
 		Conversation: conv.ID, Channel: conv.Channel, Contact: conv.Contact, Seq: m.Seq,
@@ -297,7 +295,7 @@ func (r *Router) storeEarly(ctx context.Context, w *worker, j job, seq int64) *e
 	msg, dup, requeued, err := r.storeAlone(ctx, w, j, seq)
 	if err == nil {
 		r.mu.Lock()
-		w.unstored, w.storedEarly = false, true
+		w.running = runningStoredEarly
 		r.mu.Unlock()
 	}
 	switch {

@@ -130,13 +130,19 @@ type Router struct {
 // seq than any of those will get, so its turn runs first and turns stay in seq order.
 type worker struct {
 	conversation string
-	jobs         []job // guarded by Router.mu
-	// unstored: the running job is one of a message not stored yet (guarded by Router.mu). It turns
-	// false once that message is stored before its turn ends (an effect, a slow turn), and then a
-	// message arriving is stored at once rather than wait behind the running turn (storedEarly).
-	unstored    bool
-	storedEarly bool
+	jobs         []job   // guarded by Router.mu
+	running      running // what the running job's message is (guarded by Router.mu)
 }
+
+// running is the state of a worker's running job's message, which decides whether a Converse
+// message arriving meanwhile queues behind it or is stored first (Router.converse).
+type running int
+
+const (
+	runningStored      running = iota // a stored message's turn, or nothing running
+	runningUnstored                   // a Converse message not stored yet: a later one queues behind it
+	runningStoredEarly                // a Converse message stored before its turn ended (an effect, SlowTurn)
+)
 
 type job struct {
 	conversation string
@@ -603,7 +609,10 @@ func (r *Router) work(w *worker) {
 		j := w.jobs[0]
 		w.jobs[0] = job{}
 		w.jobs = w.jobs[1:]
-		w.unstored, w.storedEarly = j.in != nil, false
+		w.running = runningStored
+		if j.in != nil {
+			w.running = runningUnstored
+		}
 		r.mu.Unlock()
 
 		var res turnResult
