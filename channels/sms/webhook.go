@@ -309,20 +309,14 @@ func (o offered) after(msgs []channels.Message, seen int64) offered {
 }
 
 // stored tells recent that the inbound just stored as seq follows what it knew (as of seq-1), so
-// the next lookup need not read it again; replies stored with it (one write: seq+1 on, nothing
-// between) are what the conversation offers now.
+// the next lookup need not read it again; when replies were stored with it (one write: seq+1 on,
+// nothing between), the last one is the latest message to the customer, as when it is sent.
 func (a *Adapter) stored(conversation string, seq int64, replies []channels.Message) {
 	if len(replies) == 0 {
 		a.recent.advance(conversation, seq-1, seq)
 		return
 	}
-	last := replies[len(replies)-1].Seq
-	if o := (offered{}).after(replies, last); o.seq != 0 {
-		a.recent.put(conversation, o)
-		return
-	}
-	a.recent.advance(conversation, seq-1, last) // no message to the customer among them
-
+	a.recent.sent(conversation, replies[len(replies)-1])
 }
 
 // recentOffers is the per-conversation cache of lastOutbound, bounded: cleared when full (every

@@ -98,7 +98,7 @@ type Result struct {
 	EchoRoundTrips int64
 	EchoElapsed    time.Duration
 	Ratio          float64
-	// PerConnBytes and Connections (opened and held) are set in idle mode.
+	// PerConnBytes and Connections (opened) are set in idle mode.
 	PerConnBytes float64
 	Connections  int64
 	// Requests is set in the webhook modes: every request made (200s, other statuses, failures).
