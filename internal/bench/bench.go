@@ -26,6 +26,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"time"
@@ -73,6 +74,7 @@ type options struct {
 	cpuProfile   string
 	memProfile   string
 	blockProfile string
+	traceFile    string
 	quiet        bool
 }
 
@@ -171,6 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&langs, "langs", "zh-TW,en", "customer languages, used in turn: zh-TW files a medical claim on HL20240017, en a motor claim on MT20250088")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "in-process: write a CPU profile of the load phase (claimline and the client) to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "in-process: write a heap profile at the end of the load phase to this file")
+	fs.StringVar(&o.traceFile, "trace", "", "in-process: write an execution trace of the load phase (go tool trace: scheduling, syscalls, who waits for whom) to this file; keep the run short, it grows by megabytes a second")
 	fs.StringVar(&o.blockProfile, "blockprofile", "", "in-process: record where goroutines wait (channels, locks, I/O waits excluded) during the load phase and write it to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary")
 	fs.Usage = func() {
@@ -229,8 +232,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, err
 		}
 		o.url = strings.TrimRight(o.url, "/")
-		if o.cpuProfile != "" || o.memProfile != "" || o.blockProfile != "" {
-			return o, errors.New("--cpuprofile, --memprofile and --blockprofile profile the in-process server; drop --url")
+		if o.cpuProfile != "" || o.memProfile != "" || o.blockProfile != "" || o.traceFile != "" {
+			return o, errors.New("--cpuprofile, --memprofile, --blockprofile and --trace profile the in-process server; drop --url")
 		}
 	}
 	return o, nil
@@ -271,7 +274,26 @@ func (e *env) profile() (stop func()) {
 	if e.opts.blockProfile != "" {
 		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 	}
+	var tr *os.File
+	if e.opts.traceFile != "" {
+		f, err := os.Create(e.opts.traceFile)
+		if err == nil {
+			if err = trace.Start(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(e.errw, "bench: trace:", err)
+		} else {
+			tr = f
+		}
+	}
 	return func() {
+		if tr != nil {
+			trace.Stop()
+			tr.Close()
+			fmt.Fprintf(e.out, "execution trace written to %s\n", e.opts.traceFile)
+		}
 		if e.opts.blockProfile != "" {
 			runtime.SetBlockProfileRate(0)
 			f, err := os.Create(e.opts.blockProfile)
