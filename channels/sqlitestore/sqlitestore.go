@@ -29,6 +29,8 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	wr     *writer
+	ckpt   *checkpointer
+	ckptDB *sql.DB
 	rs     map[string]*sql.Stmt // prepared on the reader pool (readQueries)
 	cache  *convCache
 }
@@ -47,6 +49,8 @@ func New(path string) (*Store, error) {
 	if path == "" {
 		return nil, casesvc.Errorf(casesvc.EINVALID, "sqlitestore: path required")
 	}
+	// dsn: txlock "immediate" for the writer, which also keeps SQLite's autocheckpoint as the
+	// checkpointer's backstop (see checkpoint.go); the other connections never checkpoint on commit.
 	dsn := func(extra string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
@@ -56,6 +60,7 @@ func New(path string) (*Store, error) {
 		q.Add("_pragma", "temp_store(MEMORY)") // statement journals (a SAVEPOINT per op) kept in memory, not a temp file
 		if extra != "" {
 			q.Add("_txlock", extra)
+			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
@@ -114,13 +119,22 @@ func New(path string) (*Store, error) {
 	if err := w.queryRow("dataVersion").Scan(&w.dataVersion); err != nil {
 		return fail(fmt.Errorf("sqlitestore: data version: %w", err))
 	}
-	s.wr = newWriter(w, s.cache)
+	ckptDB, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return fail(fmt.Errorf("sqlitestore: open: %w", err))
+	}
+	ckptDB.SetMaxOpenConns(1)
+	s.ckptDB = ckptDB
+	s.ckpt = newCheckpointer(ckptDB)
+	s.wr = newWriter(w, s.cache, s.ckpt)
 	return s, nil
 }
 
 // Close waits for the queued writes, then closes the database.
 func (s *Store) Close() error {
 	s.wr.close()
+	s.ckpt.close()
+	s.ckptDB.Close()
 	for _, st := range s.wr.w.stmts {
 		st.Close()
 	}

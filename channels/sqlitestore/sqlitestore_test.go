@@ -3,7 +3,9 @@ package sqlitestore_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,5 +198,46 @@ func TestUnhandledAfterCrashAndReopen(t *testing.T) {
 	}
 	if _, err := s.FindConversation(ctx, channels.ChannelREST, "nobody"); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
 		t.Fatalf("find unknown: %v", err)
+	}
+}
+
+// The WAL is copied into the database file by the checkpointer while the store is open, without the
+// writer's own checkpoint (its backstop is thousands of pages away): the database file grows.
+func TestCheckpointsRunBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	s := open(t, path)
+	c := newConv(t, s, "ckpt")
+	fileSize := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// Let the pass for the opening writes finish, then measure from there.
+	deadline := time.Now().Add(5 * time.Second)
+	for passes, _ := s.Checkpoints(); passes == 0 && time.Now().Before(deadline); passes, _ = s.Checkpoints() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	before := fileSize()
+	text := strings.Repeat("颱風造成車輛泡水，需要申請理賠。", 20)
+	for i := range 200 {
+		if _, _, err := s.AppendInbound(ctx, c.ID, channels.Inbound{ClientID: fmt.Sprint("k", i), Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for fileSize() <= before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := fileSize(); after <= before {
+		t.Fatalf("database file %d bytes before 200 writes and %d after: nothing was checkpointed beside the writer", before, after)
+	}
+	if _, failed := s.Checkpoints(); failed != 0 {
+		t.Fatalf("%d checkpoints failed", failed)
+	}
+	if v, err := s.WriterPragma(ctx, "wal_autocheckpoint"); err != nil || v != "16000" {
+		t.Fatalf("writer wal_autocheckpoint = %q, %v; want the 16000-page backstop", v, err)
 	}
 }

@@ -109,14 +109,15 @@ type writer struct {
 	exited chan struct{}
 	max    int // maxBatch when the store opened
 	cache  *convCache
+	ckpt   *checkpointer // told of every commit; nil: the writer's autocheckpoint alone
 
 	// batches and batched count transactions and the ops they carried (tests, metrics).
 	batches atomic.Int64
 	batched atomic.Int64
 }
 
-func newWriter(w *wconn, cache *convCache) *writer {
-	wr := &writer{w: w, cache: cache, ops: make(chan *op, queueLen), exited: make(chan struct{}), max: max(maxBatch, 1)}
+func newWriter(w *wconn, cache *convCache, ckpt *checkpointer) *writer {
+	wr := &writer{w: w, cache: cache, ckpt: ckpt, ops: make(chan *op, queueLen), exited: make(chan struct{}), max: max(maxBatch, 1)}
 	go wr.loop()
 	return wr
 }
@@ -261,6 +262,9 @@ func (wr *writer) run(batch []*op) {
 	_, err := w.exec("commit")
 	if err == nil {
 		wr.cache.put(w.rows)
+		if wr.ckpt != nil {
+			wr.ckpt.committed()
+		}
 	}
 	wr.cache.commitMu.Unlock()
 	clear(w.rows)
