@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"sync"
 	"sync/atomic"
+
+	"claimline/internal/sqlitewal"
 )
 
 // maxCachedStmts bounds the prepared statements kept per pool. Every statement of the package has a
@@ -97,6 +99,7 @@ func (p pool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 type ptx struct {
 	*sql.Tx
 	c      *stmtCache
+	ckpt   *sqlitewal.Checkpointer // told of the commit; nil: none
 	missed []string
 }
 
@@ -133,6 +136,9 @@ func (t *ptx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // Commit commits, then prepares the texts the transaction ran unprepared.
 func (t *ptx) Commit() error {
 	err := t.Tx.Commit()
+	if err == nil && t.ckpt != nil {
+		t.ckpt.Committed()
+	}
 	t.prepareMissed()
 	return err
 }
@@ -158,5 +164,5 @@ func (s *Service) begin(ctx context.Context) (*ptx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ptx{Tx: tx, c: s.wc}, nil
+	return &ptx{Tx: tx, c: s.wc, ckpt: s.ckpt}, nil
 }

@@ -52,5 +52,5 @@ func (s *Store) WriterPragma(ctx context.Context, name string) (v string, err er
 
 // Checkpoints reports the checkpointer's passes and failed passes so far.
 func (s *Store) Checkpoints() (passes, failed int64) {
-	return s.ckpt.passes.Load(), s.ckpt.failed.Load()
+	return s.ckpt.Passes()
 }

@@ -19,6 +19,7 @@ import (
 	"claimline/casesvc"
 	"claimline/channels"
 	"claimline/dialog"
+	"claimline/internal/sqlitewal"
 )
 
 // Store keeps conversations and messages in one SQLite file.
@@ -29,8 +30,7 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	wr     *writer
-	ckpt   *checkpointer
-	ckptDB *sql.DB
+	ckpt   *sqlitewal.Checkpointer
 	rs     map[string]*sql.Stmt // prepared on the reader pool (readQueries)
 	cache  *convCache
 }
@@ -50,7 +50,7 @@ func New(path string) (*Store, error) {
 		return nil, casesvc.Errorf(casesvc.EINVALID, "sqlitestore: path required")
 	}
 	// dsn: txlock "immediate" for the writer, which also keeps SQLite's autocheckpoint as the
-	// checkpointer's backstop (see checkpoint.go); the other connections never checkpoint on commit.
+	// checkpointer's backstop (see internal/sqlitewal); the other connections never checkpoint on commit.
 	dsn := func(extra string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
@@ -60,7 +60,7 @@ func New(path string) (*Store, error) {
 		q.Add("_pragma", "temp_store(MEMORY)") // statement journals (a SAVEPOINT per op) kept in memory, not a temp file
 		if extra != "" {
 			q.Add("_txlock", extra)
-			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
+			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", sqlitewal.BackstopPages))
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
@@ -123,9 +123,7 @@ func New(path string) (*Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sqlitestore: open: %w", err))
 	}
-	ckptDB.SetMaxOpenConns(1)
-	s.ckptDB = ckptDB
-	s.ckpt = newCheckpointer(ckptDB)
+	s.ckpt = sqlitewal.Start(ckptDB, sqlitewal.Gap)
 	s.wr = newWriter(w, s.cache, s.ckpt)
 	return s, nil
 }
@@ -133,8 +131,7 @@ func New(path string) (*Store, error) {
 // Close waits for the queued writes, then closes the database.
 func (s *Store) Close() error {
 	s.wr.close()
-	s.ckpt.close()
-	s.ckptDB.Close()
+	s.ckpt.Close()
 	for _, st := range s.wr.w.stmts {
 		st.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"claimline/casesvc"
+	"claimline/internal/sqlitewal"
 )
 
 // Group commit. Every write of the store is an op: a function run by the single writer goroutine on
@@ -109,14 +110,14 @@ type writer struct {
 	exited chan struct{}
 	max    int // maxBatch when the store opened
 	cache  *convCache
-	ckpt   *checkpointer // told of every commit; nil: the writer's autocheckpoint alone
+	ckpt   *sqlitewal.Checkpointer // told of every commit; nil: the writer's autocheckpoint alone
 
 	// batches and batched count transactions and the ops they carried (tests, metrics).
 	batches atomic.Int64
 	batched atomic.Int64
 }
 
-func newWriter(w *wconn, cache *convCache, ckpt *checkpointer) *writer {
+func newWriter(w *wconn, cache *convCache, ckpt *sqlitewal.Checkpointer) *writer {
 	wr := &writer{w: w, cache: cache, ckpt: ckpt, ops: make(chan *op, queueLen), exited: make(chan struct{}), max: max(maxBatch, 1)}
 	go wr.loop()
 	return wr
@@ -263,7 +264,7 @@ func (wr *writer) run(batch []*op) {
 	if err == nil {
 		wr.cache.put(w.rows)
 		if wr.ckpt != nil {
-			wr.ckpt.committed()
+			wr.ckpt.Committed()
 		}
 	}
 	wr.cache.commitMu.Unlock()

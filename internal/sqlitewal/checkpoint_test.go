@@ -1,0 +1,71 @@
+package sqlitewal_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"claimline/internal/sqlitewal"
+)
+
+// A writer that never checkpoints itself (its backstop is far away) still sees its WAL copied into
+// the database file while it commits: the file grows, and only the checkpointer writes it.
+func TestCheckpointerCopiesTheWALBesideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	w, err := sql.Open("sqlite", "file:"+path+fmt.Sprintf("?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(%d)", sqlitewal.BackstopPages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	cdb, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sqlitewal.Start(cdb, 10*time.Millisecond)
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	body := strings.Repeat("理賠文件已收到。", 40)
+	for i := range 300 {
+		if _, err := w.Exec(`INSERT INTO notes (body) VALUES (?)`, body); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			c.Committed()
+		}
+	}
+	c.Committed()
+	deadline := time.Now().Add(5 * time.Second)
+	for size() <= before+200<<10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if after := size(); after <= before+200<<10 {
+		t.Fatalf("database file %d bytes before 300 inserts of 960 bytes and %d after: the WAL was not copied", before, after)
+	}
+	passes, failed := c.Passes()
+	if passes == 0 || failed != 0 {
+		t.Fatalf("passes %d, failed %d", passes, failed)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // a second Close returns at once
+	if p, _ := c.Passes(); p != passes {
+		t.Fatalf("a pass ran after Close: %d then %d", passes, p)
+	}
+}
