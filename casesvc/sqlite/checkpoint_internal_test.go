@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"claimline/casesvc"
+	"claimline/internal/sqlitewal"
 )
 
 // The case database is checkpointed beside its writer: committed transactions run passes, and the
@@ -13,13 +16,28 @@ func TestCaseDatabaseCheckpointsBesideTheWriter(t *testing.T) {
 	if svc.ckpt == nil {
 		t.Fatal("a file database has no checkpointer")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	passes, failed := svc.ckpt.Passes()
 	for ; passes == 0 && time.Now().Before(deadline); passes, failed = svc.ckpt.Passes() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if passes == 0 || failed != 0 {
 		t.Fatalf("checkpoint passes %d, failed %d after committed writes", passes, failed)
+	}
+	// A write outside a transaction (the notice outbox marks deliveries that way) commits on its own
+	// and must nudge too.
+	// (An unknown notice id still runs the UPDATE, which commits; the call then reports ENOTFOUND.)
+	ctx := context.Background()
+	time.Sleep(3 * sqlitewal.Gap) // the passes of the opening writes are over
+	quiet, _ := svc.ckpt.Passes()
+	if err := svc.MarkNoticeDelivered(ctx, 1<<40); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+		t.Fatalf("mark an unknown notice: %v", err)
+	}
+	for passes, _ = svc.ckpt.Passes(); passes == quiet && time.Now().Before(deadline); passes, _ = svc.ckpt.Passes() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if passes == quiet {
+		t.Fatal("a write on the writer pool ran no checkpoint pass")
 	}
 	var pages int
 	if err := svc.db.QueryRowContext(context.Background(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 16000 {

@@ -35,8 +35,8 @@ type Service struct {
 	w   pool // statements on db outside a transaction
 	r   pool // reads on rdb
 	cfg Config
-	// ckpt checkpoints the WAL beside the writer (nil for an in-memory database); every committed
-	// write transaction nudges it.
+	// ckpt checkpoints the WAL beside the writer (nil for an in-memory database); every commit on the
+	// writer (a transaction, or a statement of s.w) nudges it.
 	ckpt *sqlitewal.Checkpointer
 
 	refs   refDocs    // decoded policies and emergency, by their stored text
@@ -93,7 +93,7 @@ func New(path string, cfg Config) (*Service, error) {
 		}
 		s.ckpt = sqlitewal.Start(cdb, sqlitewal.Gap)
 	}
-	s.w, s.r = pool{s.wc}, pool{s.rc}
+	s.w, s.r = pool{c: s.wc, ckpt: s.ckpt}, pool{c: s.rc}
 	return s, nil
 }
 

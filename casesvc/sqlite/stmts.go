@@ -68,14 +68,24 @@ func (c *stmtCache) closeAll() {
 	})
 }
 
-// pool runs statements outside a transaction on one *sql.DB through its statement cache.
-type pool struct{ c *stmtCache }
+// pool runs statements outside a transaction on one *sql.DB through its statement cache. The
+// writer's pool tells the checkpointer of its writes (each one commits on its own); ckpt is nil for
+// the readers.
+type pool struct {
+	c    *stmtCache
+	ckpt *sqlitewal.Checkpointer
+}
 
-func (p pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (p pool) ExecContext(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
 	if st := p.c.get(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = p.c.db.ExecContext(ctx, q, args...)
 	}
-	return p.c.db.ExecContext(ctx, q, args...)
+	if err == nil {
+		p.ckpt.Committed()
+	}
+	return res, err
 }
 
 func (p pool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -99,7 +109,7 @@ func (p pool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 type ptx struct {
 	*sql.Tx
 	c      *stmtCache
-	ckpt   *sqlitewal.Checkpointer // told of the commit; nil: none
+	ckpt   *sqlitewal.Checkpointer // told of the commit
 	missed []string
 }
 
@@ -136,7 +146,7 @@ func (t *ptx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 // Commit commits, then prepares the texts the transaction ran unprepared.
 func (t *ptx) Commit() error {
 	err := t.Tx.Commit()
-	if err == nil && t.ckpt != nil {
+	if err == nil {
 		t.ckpt.Committed()
 	}
 	t.prepareMissed()

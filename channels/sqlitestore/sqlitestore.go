@@ -131,7 +131,7 @@ func New(path string) (*Store, error) {
 // Close waits for the queued writes, then closes the database.
 func (s *Store) Close() error {
 	s.wr.close()
-	s.ckpt.Close()
+	ckptErr := s.ckpt.Close()
 	for _, st := range s.wr.w.stmts {
 		st.Close()
 	}
@@ -139,7 +139,7 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.cache.release()
-	return errors.Join(s.wr.w.conn.Close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(ckptErr, s.wr.w.conn.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // Ping checks the database answers (for /readyz).

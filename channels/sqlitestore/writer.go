@@ -110,7 +110,7 @@ type writer struct {
 	exited chan struct{}
 	max    int // maxBatch when the store opened
 	cache  *convCache
-	ckpt   *sqlitewal.Checkpointer // told of every commit; nil: the writer's autocheckpoint alone
+	ckpt   *sqlitewal.Checkpointer // told of every commit
 
 	// batches and batched count transactions and the ops they carried (tests, metrics).
 	batches atomic.Int64
@@ -263,9 +263,7 @@ func (wr *writer) run(batch []*op) {
 	_, err := w.exec("commit")
 	if err == nil {
 		wr.cache.put(w.rows)
-		if wr.ckpt != nil {
-			wr.ckpt.Committed()
-		}
+		wr.ckpt.Committed()
 	}
 	wr.cache.commitMu.Unlock()
 	clear(w.rows)

@@ -52,8 +52,11 @@ func Start(db *sql.DB, gap time.Duration) *Checkpointer {
 }
 
 // Committed tells the checkpointer the WAL grew. It never blocks: a nudge already pending covers
-// this commit too.
+// this commit too. A nil Checkpointer (a database without a WAL file, in memory) ignores it.
 func (c *Checkpointer) Committed() {
+	if c == nil {
+		return
+	}
 	select {
 	case c.nudge <- struct{}{}:
 	default:
