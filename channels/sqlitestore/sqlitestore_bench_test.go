@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,11 +18,7 @@ import (
 // buttons (handled mark, seq allocation with the state, insert), one after the other from one
 // goroutine, so each is its own write transaction (nothing to group) on a real SQLite file in WAL mode.
 func BenchmarkAppendAndCommit(b *testing.B) {
-	s, err := sqlitestore.New(filepath.Join(b.TempDir(), "channels.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBenchStore(b)
 	ctx := context.Background()
 	conv, _, err := s.OpenConversation(ctx, channels.ChannelWebchat, "bench-contact", "zh-TW")
 	if err != nil {
@@ -53,11 +50,7 @@ func BenchmarkAppendAndCommit(b *testing.B) {
 
 // BenchmarkAppendInbound is AppendInbound alone.
 func BenchmarkAppendInbound(b *testing.B) {
-	s, err := sqlitestore.New(filepath.Join(b.TempDir(), "channels.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openBenchStore(b)
 	ctx := context.Background()
 	conv, _, err := s.OpenConversation(ctx, channels.ChannelWebchat, "bench-contact", "zh-TW")
 	if err != nil {
@@ -83,11 +76,7 @@ func BenchmarkAppendAndCommitParallel(b *testing.B) {
 	for _, batch := range []int{64, 1} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			defer sqlitestore.SetMaxBatch(batch)()
-			s, err := sqlitestore.New(filepath.Join(b.TempDir(), "channels.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			s := openBenchStore(b)
 			ctx := context.Background()
 			state := make([]byte, 600)
 			reply := channels.Message{From: channels.FromBot, Text: "謝謝，身分已確認。請問這次要申請哪一種理賠？",
@@ -97,10 +86,8 @@ func BenchmarkAppendAndCommitParallel(b *testing.B) {
 			b.SetParallelism(16)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				contact := fmt.Sprint("bench-", next.Add(1))
-				conv, _, err := s.OpenConversation(ctx, channels.ChannelWebchat, contact, "zh-TW")
-				if err != nil {
-					b.Error(err)
+				conv, contact := benchConversation(b, s, &next)
+				if conv == nil {
 					return
 				}
 				i := 0
@@ -127,4 +114,82 @@ func BenchmarkAppendAndCommitParallel(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCommitInboundParallel is the store's whole share of a web chat turn as the router makes
+// it (Router.Converse): one CommitInbound per customer message, storing the message, the new state
+// and two bot replies in one write op, from 50 conversations at once (as the claim bench's 50
+// customers), so the writer groups them. ns/op is the writer's throughput per turn.
+func BenchmarkCommitInboundParallel(b *testing.B) {
+	s := openBenchStore(b)
+	ctx := context.Background()
+	state := make([]byte, 600)
+	replies := []channels.Message{
+		{From: channels.FromBot, Text: "謝謝，身分已確認。"},
+		{From: channels.FromBot, Text: "請問這次要申請哪一種理賠？",
+			Buttons: []channels.Button{{Label: "醫療/住院", Value: "type:medical"}, {Label: "意外", Value: "type:accident"}}},
+	}
+	const conversations = 50
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism((conversations + 1) / 2) // with -cpu 2: 50 goroutines
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		conv, contact := benchConversation(b, s, &next)
+		if conv == nil {
+			return
+		}
+		last := conv.LastSeq
+		i := 0
+		for pb.Next() {
+			i++
+			msg, stored, _, err := s.CommitInbound(ctx, conv.ID, channels.Inbound{
+				Channel: channels.ChannelWebchat, Contact: contact, ClientID: fmt.Sprintf("m%d", i),
+				Text: "74/3/2", Lang: "zh-TW", ReceivedAt: time.Now(),
+			}, last, channels.Turn{Conversation: conv.ID, State: state, Replies: replies, At: time.Now()})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			last = msg.Seq + int64(len(stored))
+		}
+	})
+	b.StopTimer()
+	// The process's CPU time per turn is steadier on a shared machine than the wall time.
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	if batches, ops := s.Batches(); batches > 0 {
+		b.ReportMetric(float64(ops)/float64(batches), "ops/tx")
+	}
+}
+
+// processCPU is the user and system CPU time the process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// openBenchStore opens a store on a new file, closed when the benchmark ends.
+func openBenchStore(b *testing.B) *sqlitestore.Store {
+	s, err := sqlitestore.New(filepath.Join(b.TempDir(), "channels.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// benchConversation opens the conversation of one RunParallel goroutine (contact bench-N); nil after
+// reporting the error.
+func benchConversation(b *testing.B, s *sqlitestore.Store, next *atomic.Int64) (*channels.Conversation, string) {
+	contact := fmt.Sprint("bench-", next.Add(1))
+	conv, _, err := s.OpenConversation(context.Background(), channels.ChannelWebchat, contact, "zh-TW")
+	if err != nil {
+		b.Error(err)
+		return nil, ""
+	}
+	return conv, contact
 }
