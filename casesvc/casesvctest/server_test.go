@@ -2,8 +2,10 @@ package casesvctest_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +63,12 @@ func TestServerRun(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", p, resp, err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// The SQLite store's checkpointer is on /metrics (it has run: seeding the demo policies committed).
+		if p == "/metrics" && !strings.Contains(string(body), `claimline_sqlite_checkpoints_total{db="casesvc"}`) {
+			t.Errorf("/metrics lacks the case database's checkpoints:\n%s", body)
+		}
 	}
 	// No token, no personal data.
 	resp, err := http.Get("http://" + addr + "/internal/v1/policies/HL20240017")

@@ -159,6 +159,9 @@ func Handler(store Store, blobs casesvc.Blobs, auth *httpapi.Authenticator, cfg 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claimline_casesvc_http_requests_total",
 		Help: "HTTP requests to the case service by API and status class."}, []string{"api", "code"})
 	reg.MustRegister(requests)
+	if m, ok := store.(interface{ Collectors() []prometheus.Collector }); ok {
+		reg.MustRegister(m.Collectors()...) // SQLite's checkpoints
+	}
 	count := func(api string, h http.Handler) http.Handler {
 		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(prometheus.Labels{"api": api}), h)
 	}

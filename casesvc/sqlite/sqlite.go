@@ -20,6 +20,7 @@ import (
 	"claimline/casesvc"
 	"claimline/internal/sqlitewal"
 
+	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -96,6 +97,10 @@ func New(path string, cfg Config) (*Service, error) {
 	s.w, s.r = pool{c: s.wc, ckpt: s.ckpt}, pool{c: s.rc}
 	return s, nil
 }
+
+// Collectors are the database's figures for /metrics (its checkpoints, db="casesvc"); none for an
+// in-memory database.
+func (s *Service) Collectors() []prometheus.Collector { return s.ckpt.Collectors("casesvc") }
 
 // Close closes the database.
 func (s *Service) Close() error {

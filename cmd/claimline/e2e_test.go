@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var caseIDPattern = regexp.MustCompile(`CLM-\d{8}-\d{6}`)
@@ -179,6 +180,25 @@ func TestFileClaimsOverREST(t *testing.T) {
 	if one, first := scrapeCounter(t, p.URL, `claimline_converse_writes_total{how="one"}`),
 		scrapeCounter(t, p.URL, `claimline_converse_writes_total{how="first"}`); first != 2 || one < 10 {
 		t.Errorf("messages stored with their turn %v, stored first %v; want 2 stored first and the rest with their turn", one, first)
+	}
+	// The embedded stores report their group commits and checkpoints: every message above was a
+	// write of the conversation store, and both stores' checkpointers ran after their commits.
+	if ops, txs := scrapeCounter(t, p.URL, `claimline_sqlite_write_ops_total{db="channels"}`),
+		scrapeCounter(t, p.URL, `claimline_sqlite_write_transactions_total{db="channels"}`); ops < 12 || txs < 1 || txs > ops {
+		t.Errorf("conversation store: %v write ops in %v transactions", ops, txs)
+	}
+	for _, db := range []string{"channels", "casesvc"} {
+		sample := `claimline_sqlite_checkpoints_total{db="` + db + `"}`
+		deadline := time.Now().Add(5 * time.Second)
+		for scrapeCounter(t, p.URL, sample) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := scrapeCounter(t, p.URL, sample); n == 0 {
+			t.Errorf("%s: no checkpoint pass after the claims' commits", sample)
+		}
+		if n := scrapeCounter(t, p.URL, `claimline_sqlite_checkpoint_failures_total{db="`+db+`"}`); n != 0 {
+			t.Errorf("%s: %v failed checkpoint passes", db, n)
+		}
 	}
 	// Nothing personal reached the logs in clear.
 	if out := p.output(); strings.Contains(out, "A123456789") || strings.Contains(out, "F128765439") || strings.Contains(out, "912345678") {

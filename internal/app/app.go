@@ -107,6 +107,11 @@ type ConversationStore interface {
 	Ping(ctx context.Context) error
 }
 
+// metricsSource is a store with figures of its own for /metrics.
+type metricsSource interface {
+	Collectors() []prometheus.Collector
+}
+
 // App is the deployment, wired.
 type App struct {
 	Config   Config
@@ -265,6 +270,13 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("build dialog: %w", err)
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The embedded SQLite stores' group commits and checkpoints (a remote case service or Redis
+	// reports its own).
+	for _, st := range []any{a.Cases, a.Store} {
+		if m, ok := st.(metricsSource); ok {
+			a.Registry.MustRegister(m.Collectors()...)
+		}
+	}
 	a.Metrics = channels.NewMetrics(a.Registry)
 	a.Router, err = channels.NewRouter(channels.RouterConfig{
 		Store: a.Store, Bus: bus, Locker: locker, Dialog: a.Engine, Handoffs: a.Handoff, Logger: a.Log, Metrics: a.Metrics,

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BackstopPages is the wal_autocheckpoint a writer connection keeps beside a Checkpointer (SQLite's
@@ -40,6 +42,10 @@ type Checkpointer struct {
 
 	passes atomic.Int64
 	failed atomic.Int64 // passes that returned an error; the backstop still bounds the WAL
+	// walFrames and behind are the WAL's length and its frames not yet in the database file, as the
+	// last pass that succeeded saw them.
+	walFrames atomic.Int64
+	behind    atomic.Int64
 }
 
 // Start runs checkpoints on db (its own pool, one connection, never used for anything else) at most
@@ -66,6 +72,28 @@ func (c *Checkpointer) Committed() {
 // Passes reports the checkpoints run and those that failed.
 func (c *Checkpointer) Passes() (passes, failed int64) { return c.passes.Load(), c.failed.Load() }
 
+// Collectors are c's figures for /metrics, labelled db=name: the passes, the failed ones (a pass
+// fails on a disk error; while they fail, only the writer's backstop keeps the WAL bounded), and the
+// WAL's length and backlog at the last pass (the file on disk keeps its largest size, so its size
+// says nothing). None for a nil Checkpointer.
+func (c *Checkpointer) Collectors(name string) []prometheus.Collector {
+	if c == nil {
+		return nil
+	}
+	l := prometheus.Labels{"db": name}
+	load := func(v *atomic.Int64) func() float64 { return func() float64 { return float64(v.Load()) } }
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "claimline_sqlite_checkpoints_total",
+			Help: "WAL checkpoint passes run beside the writer.", ConstLabels: l}, load(&c.passes)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "claimline_sqlite_checkpoint_failures_total",
+			Help: "WAL checkpoint passes that failed (disk errors); the writer's backstop still bounds the WAL.", ConstLabels: l}, load(&c.failed)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "claimline_sqlite_wal_frames",
+			Help: "Frames (pages) in the WAL at the last checkpoint pass.", ConstLabels: l}, load(&c.walFrames)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "claimline_sqlite_wal_frames_behind",
+			Help: "Frames of the WAL not yet copied into the database file at the last checkpoint pass.", ConstLabels: l}, load(&c.behind)),
+	}
+}
+
 func (c *Checkpointer) loop() {
 	defer close(c.done)
 	gap := time.NewTimer(0)
@@ -81,6 +109,9 @@ func (c *Checkpointer) loop() {
 		c.passes.Add(1)
 		if err != nil {
 			c.failed.Add(1)
+		} else {
+			c.walFrames.Store(logPages)
+			c.behind.Store(logPages - copied)
 		}
 		gap.Reset(c.gap)
 		select {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite"
 
 	"claimline/internal/sqlitewal"
@@ -60,11 +61,40 @@ func TestCheckpointerCopiesTheWALBesideTheWriter(t *testing.T) {
 	if passes, failed := c.Passes(); passes == 0 || failed != 0 {
 		t.Fatalf("passes %d, failed %d", passes, failed)
 	}
+	// What /metrics shows: the same counts, and a WAL that holds the inserts' frames.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.Collectors("notes")...)
+	odb, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sqlitewal.Start(odb, time.Hour)
+	defer other.Close()
+	reg.MustRegister(other.Collectors("other")...) // two stores' figures side by side
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "notes" {
+				got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	passes, _ := c.Passes()
+	if got["claimline_sqlite_checkpoints_total"] != float64(passes) || got["claimline_sqlite_checkpoint_failures_total"] != 0 {
+		t.Errorf("metrics %v, passes %d", got, passes)
+	}
+	if frames, behind := got["claimline_sqlite_wal_frames"], got["claimline_sqlite_wal_frames_behind"]; frames < 50 || behind < 0 || behind > frames {
+		t.Errorf("WAL %v frames, %v behind, after 300 inserts of 960 bytes", frames, behind)
+	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// Read after Close: a nudge still pending before it may have run its pass, none may after.
-	passes, _ := c.Passes()
+	passes, _ = c.Passes()
 	c.Close()     // a second Close returns at once
 	c.Committed() // and a late commit neither blocks nor runs a pass
 	time.Sleep(30 * time.Millisecond)
@@ -73,4 +103,7 @@ func TestCheckpointerCopiesTheWALBesideTheWriter(t *testing.T) {
 	}
 	var none *sqlitewal.Checkpointer
 	none.Committed() // an in-memory database's stores have none
+	if cols := none.Collectors("memory"); cols != nil {
+		t.Errorf("a nil checkpointer has collectors: %v", cols)
+	}
 }
