@@ -100,6 +100,10 @@ type Result struct {
 	EchoRoundTrips int64
 	EchoElapsed    time.Duration
 	Ratio          float64
+	// CPUPerTurn and EchoCPUPerRoundTrip are the process's CPU time per unit of work in claim mode
+	// in-process (server and load client; the echo server and the same client).
+	CPUPerTurn          time.Duration
+	EchoCPUPerRoundTrip time.Duration
 	// PerConnBytes and Connections (opened) are set in idle mode.
 	PerConnBytes float64
 	Connections  int64

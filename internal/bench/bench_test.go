@@ -33,6 +33,14 @@ func TestClaimModeRuns(t *testing.T) {
 	if res.EchoRoundTrips < 1 || !strings.Contains(out.String(), "figure") {
 		t.Fatalf("the echo comparison did not run")
 	}
+	// CPU per unit of work, where the process's CPU time can be read: a turn does more than a bare
+	// echo round trip, and neither is free.
+	if _, ok := processCPU(); ok {
+		if res.CPUPerTurn <= 0 || res.EchoCPUPerRoundTrip <= 0 || res.EchoCPUPerRoundTrip >= res.CPUPerTurn ||
+			!strings.Contains(out.String(), "by CPU: ") {
+			t.Fatalf("CPU per turn %v, per echo round trip %v", res.CPUPerTurn, res.EchoCPUPerRoundTrip)
+		}
+	}
 }
 
 // TestOtherModesRun runs the REST, steady and idle modes briefly (zero errors, something happened).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -237,7 +238,9 @@ func runClaim(ctx context.Context, e *env) error {
 	rec := newRecorder()
 	e.logf("claimline: %d web chat customers filing claims for %s...\n", e.opts.clients, e.opts.duration)
 	stop := e.profile()
+	cpu := startCPU()
 	elapsed := driveClaims(ctx, e, rec, e.opts.clients, e.opts.duration, nil)
+	cpuUsed := cpu.used()
 	stop()
 	mem, merr := e.target.readMemory(ctx)
 	turns, claims := rec.turns.Load(), rec.claims.Load()
@@ -251,6 +254,12 @@ func runClaim(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.out, "claimline  %d turns in %s = %.1f turns/s; %d claims filed (%.1f claims/s, %.1f turns each); errors %s\n",
 		turns, elapsed.Round(time.Millisecond), rate(turns, elapsed), claims, rate(claims, elapsed), perClaim, rec.errorSummary())
 	fmt.Fprintf(e.out, "           reply latency %s\n", r.Latency)
+	if e.target.inProcess && cpuUsed > 0 && turns > 0 {
+		// The whole process: the server and its load client, as the echo figure below.
+		r.CPUPerTurn = cpuUsed / time.Duration(turns)
+		fmt.Fprintf(e.out, "           CPU %s per turn (claimline and the load client), %.2f of %d cores busy\n",
+			r.CPUPerTurn.Round(100*time.Nanosecond), cpuUsed.Seconds()/elapsed.Seconds(), runtime.GOMAXPROCS(0))
+	}
 	if merr != nil {
 		fmt.Fprintf(e.out, "           server memory: %v\n", merr)
 	} else {
@@ -271,7 +280,9 @@ func runClaim(ctx context.Context, e *env) error {
 	roundTrips := int(perClaim + 0.5)
 	e.logf("echo: %d clients, %d round trips per connection, for %s...\n", e.opts.clients, roundTrips, e.opts.duration)
 	erec := newRecorder()
+	ecpu := startCPU()
 	eelapsed := driveEcho(ctx, e, erec, echoURL, roundTrips)
+	ecpuUsed := ecpu.used()
 	ert := erec.turns.Load()
 	r.EchoRoundTrips, r.EchoElapsed = ert, eelapsed
 	fmt.Fprintf(e.out, "echo       %d round trips in %s = %.1f round trips/s; errors %s\n",
@@ -284,6 +295,14 @@ func runClaim(ctx context.Context, e *env) error {
 			verdict = "MISSED"
 		}
 		fmt.Fprintf(e.out, "figure     claimline turns/s = %.1f%% of bare websocket echo round trips/s (target >= 25%%: %s)\n", 100*r.Ratio, verdict)
+		if r.CPUPerTurn > 0 && ecpuUsed > 0 {
+			// CPU per unit of work moves less than the rates when other tenants slow the machine,
+			// and leaves out the cores either side left idle.
+			r.EchoCPUPerRoundTrip = ecpuUsed / time.Duration(ert)
+			fmt.Fprintf(e.out, "           by CPU: %s per echo round trip (%.2f cores busy), %s per claimline turn = %.1f%%\n",
+				r.EchoCPUPerRoundTrip.Round(100*time.Nanosecond), ecpuUsed.Seconds()/eelapsed.Seconds(),
+				r.CPUPerTurn.Round(100*time.Nanosecond), 100*float64(r.EchoCPUPerRoundTrip)/float64(r.CPUPerTurn))
+		}
 	}
 	return nil
 }
