@@ -109,7 +109,7 @@ func (c *Checkpointer) loop() {
 		c.passes.Add(1)
 		if err != nil {
 			c.failed.Add(1)
-		} else {
+		} else if logPages >= 0 { // -1: not in WAL mode
 			c.walFrames.Store(logPages)
 			c.behind.Store(logPages - copied)
 		}
