@@ -13,6 +13,7 @@ import (
 	"claimline/casesvc"
 	"claimline/channels"
 	"claimline/channels/sqlitestore"
+	"claimline/internal/sqlitewal"
 )
 
 func open(t *testing.T, path string) *sqlitestore.Store {
@@ -220,7 +221,7 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	for passes, _ := s.Checkpoints(); passes == 0 && time.Now().Before(deadline); passes, _ = s.Checkpoints() {
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(3 * sqlitewal.Gap) // and any pass still due for them
 	before := fileSize()
 	text := strings.Repeat("颱風造成車輛泡水，需要申請理賠。", 20)
 	for i := range 200 {
