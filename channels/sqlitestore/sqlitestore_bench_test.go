@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"claimline/channels"
 	"claimline/channels/sqlitestore"
+	"claimline/internal/proccpu"
 )
 
 // BenchmarkAppendAndCommit is the store's share of one customer message: AppendInbound (insert with
@@ -133,7 +133,7 @@ func BenchmarkCommitInboundParallel(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism((conversations + 1) / 2) // with -cpu 2: 50 goroutines
-	cpu0 := processCPU(b)
+	cpu0, cpuOK := proccpu.Used()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		conv, contact := benchConversation(b, s, &next)
@@ -157,19 +157,12 @@ func BenchmarkCommitInboundParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	// The process's CPU time per turn is steadier on a shared machine than the wall time.
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	if cpu1, ok := proccpu.Used(); ok && cpuOK {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
 	if batches, ops := s.Batches(); batches > 0 {
 		b.ReportMetric(float64(ops)/float64(batches), "ops/tx")
 	}
-}
-
-// processCPU is the user and system CPU time the process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // openBenchStore opens a store on a new file, closed when the benchmark ends.

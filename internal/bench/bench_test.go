@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"claimline/internal/proccpu"
 )
 
 // TestClaimModeRuns keeps the load tool from rotting: a few customers file claims for about three
@@ -35,7 +37,7 @@ func TestClaimModeRuns(t *testing.T) {
 	}
 	// CPU per unit of work, where the process's CPU time can be read: a turn does more than a bare
 	// echo round trip, and neither is free.
-	if _, ok := processCPU(); ok {
+	if _, ok := proccpu.Used(); ok {
 		if res.CPUPerTurn <= 0 || res.EchoCPUPerRoundTrip <= 0 || res.EchoCPUPerRoundTrip >= res.CPUPerTurn ||
 			!strings.Contains(out.String(), "by CPU: ") {
 			t.Fatalf("CPU per turn %v, per echo round trip %v", res.CPUPerTurn, res.EchoCPUPerRoundTrip)

@@ -1,6 +1,10 @@
 package bench
 
-import "time"
+import (
+	"time"
+
+	"claimline/internal/proccpu"
+)
 
 // cpuMeter measures the process's CPU time over one phase of a run.
 type cpuMeter struct {
@@ -9,13 +13,13 @@ type cpuMeter struct {
 }
 
 func startCPU() cpuMeter {
-	d, ok := processCPU()
+	d, ok := proccpu.Used()
 	return cpuMeter{start: d, ok: ok}
 }
 
 // used is the CPU time since startCPU; 0 when it cannot be read.
 func (m cpuMeter) used() time.Duration {
-	now, ok := processCPU()
+	now, ok := proccpu.Used()
 	if !m.ok || !ok {
 		return 0
 	}

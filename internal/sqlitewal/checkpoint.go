@@ -31,7 +31,7 @@ const BackstopPages = 16000
 // Gap is the least time between two passes. A pass copies each page changed since the last one once,
 // however often it changed, and ends in two fsyncs: passes far apart copy the same hot pages (a
 // conversation's index leaf, the tail of the messages) fewer times. 250 ms against the first 50 ms:
-// claim turns +11% of echo (8 alternating runs), webhook intake +10%; 1 s gave no more
+// claim turns +11% of echo (8 alternating runs), webhook intake +7% (4); 1 s gave no more
 // (docs/performance.md, 2026-12-03). The WAL stays bounded by BackstopPages either way.
 const Gap = 250 * time.Millisecond
 
