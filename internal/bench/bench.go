@@ -107,9 +107,11 @@ type Result struct {
 	// PerConnBytes and Connections (opened) are set in idle mode.
 	PerConnBytes float64
 	Connections  int64
-	// Requests is set in the webhook modes: every request made (200s, other statuses, failures).
-	Requests    int64
-	FirstErrors []string
+	// Requests is set in the webhook modes: every request made (200s, other statuses, failures);
+	// CPUPerMessage there is the process's CPU time per inbound message, load and drain together.
+	Requests      int64
+	CPUPerMessage time.Duration
+	FirstErrors   []string
 }
 
 // Main runs "claimline bench" with args (without the program and command names).

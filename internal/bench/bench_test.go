@@ -117,6 +117,9 @@ func TestWebhookModesRun(t *testing.T) {
 			if res.Turns < 1 || res.Requests != res.Turns {
 				t.Fatalf("%d requests answered 200 of %d", res.Turns, res.Requests)
 			}
+			if res.CPUPerMessage <= 0 || res.CPUPerMessage > time.Second {
+				t.Fatalf("CPU per message %v", res.CPUPerMessage)
+			}
 			if !strings.Contains(out.String(), "figure") {
 				t.Fatal("no figure printed")
 			}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,6 +348,7 @@ func runWebhook(ctx context.Context, e *env, name, sentWhat string, newBuild fun
 	sentBefore := e.target.fake.sent.Load()
 	e.logf("claimline: %d clients posting signed %s webhooks from %d senders for %s...\n", n, name, max(n, webhookSenders), e.opts.duration)
 	stop := e.profile()
+	cpu := startCPU()
 	start := time.Now()
 	stopAt := start.Add(e.opts.duration)
 	var wg sync.WaitGroup
@@ -380,12 +382,14 @@ func runWebhook(ctx context.Context, e *env, name, sentWhat string, newBuild fun
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuLoad := cpu.used()
 	sent := e.target.fake.sent.Load() - sentBefore
 	stop()
 	during, derr := scrapeServer(ctx, e.target.URL, channel)
 	drainStart := time.Now()
 	after, drainEnd, drained, aerr := drain(ctx, e.target.URL, channel, during)
 	drainTime := max(drainEnd.Sub(drainStart), 0)
+	cpuAll := cpu.used()
 	mem, merr := e.target.readMemory(ctx)
 	ok := rec.turns.Load()
 	r := e.result
@@ -411,6 +415,12 @@ func runWebhook(ctx context.Context, e *env, name, sentWhat string, newBuild fun
 			total := elapsed + drainTime
 			fmt.Fprintf(e.out, "           drained %s after the load stopped: end to end %d inbound messages stored and answered in %s = %.1f/s\n",
 				drainTime.Round(100*time.Millisecond), in, total.Round(100*time.Millisecond), rate(in, total))
+			if cpuAll > 0 && in > 0 {
+				// Steadier than the rates on a noisy machine: the work of a message, wherever it ran.
+				r.CPUPerMessage = cpuAll / time.Duration(in)
+				fmt.Fprintf(e.out, "           CPU %s per inbound message end to end (intake, turn, delivery, the load client and the fake API included); %.2f of %d cores busy during the load\n",
+					r.CPUPerMessage.Round(100*time.Nanosecond), cpuLoad.Seconds()/elapsed.Seconds(), runtime.GOMAXPROCS(0))
+			}
 		} else {
 			fmt.Fprintf(e.out, "           NOT drained %s after the load stopped: %d turns still to run or replies still to send\n",
 				drainMax, after.pending())
