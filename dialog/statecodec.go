@@ -12,10 +12,11 @@ import (
 
 // The state is stored as the JSON encoding/json writes for type state. Writing and reading it by
 // reflection was a fifth of a turn's CPU, so encodeState and decodeState do it by hand for the JSON
-// encoding/json itself writes: field order, omitempty, sorted map keys, no spaces. Anything else (a
-// string encoding/json would escape, a state from an older build or edited by hand) goes through
+// encoding/json itself writes: field order, omitempty, sorted map keys, no spaces. A string it
+// escapes (a newline, a quote, an HTML character) is written and read by encoding/json alone; anything
+// else (invalid UTF-8, a state from an older build or edited by hand) sends the whole state through
 // encoding/json, so the bytes written and the state read are always exactly encoding/json's
-// (FuzzStateCodec and TestStateCodecOnConversations check).
+// (FuzzStateCodec, FuzzDecodeState and TestStateCodecOnConversations check).
 
 // encodeState is json.Marshal(st); plain says it was written by hand (every string as it is), so
 // reading it back gives st exactly, once canonical.
@@ -56,15 +57,26 @@ func (w *stateWriter) lit(s string) { w.buf = append(w.buf, s...) }
 
 func (w *stateWriter) int(v int64) { w.buf = strconv.AppendInt(w.buf, v, 10) }
 
-// str writes s quoted, when encoding/json would write it unchanged.
+// str writes s as encoding/json does. A string it escapes (a story of several lines has newlines)
+// is written by encoding/json itself; one it would change (invalid UTF-8) sends the whole state
+// there, since reading it back would not give s.
 func (w *stateWriter) str(s string) {
-	if !plainJSON(s) {
+	if plainJSON(s) {
+		w.buf = append(w.buf, '"')
+		w.buf = append(w.buf, s...)
+		w.buf = append(w.buf, '"')
+		return
+	}
+	if !utf8.ValidString(s) {
 		w.ok = false
 		return
 	}
-	w.buf = append(w.buf, '"')
-	w.buf = append(w.buf, s...)
-	w.buf = append(w.buf, '"')
+	b, err := json.Marshal(s)
+	if err != nil {
+		w.ok = false
+		return
+	}
+	w.buf = append(w.buf, b...)
 }
 
 // kv writes key and s.
@@ -199,7 +211,8 @@ func writeSeq[T any](w *stateWriter, open, close string, items []T, item func(T)
 }
 
 // stateReader reads what stateWriter writes, and nothing else: every method returns false at the
-// first byte that is not exactly that, and decodeState gives the whole state to encoding/json.
+// first byte that is not exactly that, and decodeState gives the whole state to encoding/json. An
+// escaped string is the one part it leaves to encoding/json.
 type stateReader struct {
 	b []byte
 	i int
@@ -215,31 +228,49 @@ func (r *stateReader) lit(s string) bool {
 
 // strBytes reads a string with no escapes and returns it with its quotes.
 func (r *stateReader) strBytes() ([]byte, bool) {
-	if r.i >= len(r.b) || r.b[r.i] != '"' {
-		return nil, false
-	}
-	for j := r.i + 1; j < len(r.b); j++ {
-		switch c := r.b[j]; {
-		case c == '"':
-			s := r.b[r.i : j+1]
-			if !utf8.Valid(s) { // encoding/json would replace the invalid bytes
-				return nil, false
-			}
-			r.i = j + 1
-			return s, true
-		case c < 0x20 || c == '\\':
-			return nil, false
-		}
+	if b, plain, ok := r.peekString(); ok && plain {
+		r.i += len(b)
+		return b, true
 	}
 	return nil, false
 }
 
+// str reads a string; one with escapes (or invalid UTF-8) is read by encoding/json, so the string is
+// exactly what it would make of it.
 func (r *stateReader) str(s *string) bool {
-	b, ok := r.strBytes()
-	if ok {
+	b, plain, ok := r.peekString()
+	switch {
+	case !ok:
+		return false
+	case plain:
 		*s = string(b[1 : len(b)-1])
+	case json.Unmarshal(b, s) != nil:
+		return false
 	}
-	return ok
+	r.i += len(b)
+	return true
+}
+
+// peekString finds the string that starts at r.i and returns it with its quotes, and whether it is
+// plain: no escape, valid UTF-8. A raw control character is not JSON.
+func (r *stateReader) peekString() (b []byte, plain, ok bool) {
+	if r.i >= len(r.b) || r.b[r.i] != '"' {
+		return nil, false, false
+	}
+	plain = true
+	for j := r.i + 1; j < len(r.b); j++ {
+		switch c := r.b[j]; {
+		case c == '"':
+			b = r.b[r.i : j+1]
+			return b, plain && utf8.Valid(b), true
+		case c == '\\':
+			plain = false
+			j++
+		case c < 0x20:
+			return nil, false, false
+		}
+	}
+	return nil, false, false
 }
 
 // opt reads ,"key":"value" when it comes next; false only for a malformed value.

@@ -199,15 +199,17 @@ func FuzzStateCodec(f *testing.F) {
 	f.Add(uint64(3), "\x00")
 	f.Fuzz(func(t *testing.T, seed uint64, s string) {
 		checkCodec(t, randomState(seed, s, false))
-		// What the state cache keeps is what reading the bytes gives.
-		st := randomState(seed, s, true)
-		b, plain, err := encodeState(st)
-		if err != nil || !plain || !canonical(st) {
-			return
-		}
-		var read state
-		if err := decodeState(b, &read); err != nil || !reflect.DeepEqual(*st, read) {
-			t.Fatalf("canonical %+v\nread back %+v (%v)", st, read, err)
+		// What the state cache keeps is what reading the bytes gives, escaped strings included.
+		for _, clean := range []bool{true, false} {
+			st := randomState(seed, s, clean)
+			b, plain, err := encodeState(st)
+			if err != nil || !plain || !canonical(st) {
+				continue
+			}
+			var read state
+			if err := decodeState(b, &read); err != nil || !reflect.DeepEqual(*st, read) {
+				t.Fatalf("canonical %+v\nread back %+v (%v)", st, read, err)
+			}
 		}
 	})
 }
@@ -237,6 +239,28 @@ func FuzzDecodeState(f *testing.F) {
 	})
 }
 
+// A story of several messages has newlines, and a customer may type quotes or <, > and &: such
+// strings are escaped, but the rest of the state stays on the hand-written paths both ways, and the
+// state is still one the cache may keep. Only invalid UTF-8 sends the whole state to encoding/json, whose
+// writing of it (as U+FFFD) would not read back as the state.
+func TestStateCodecEscapedStrings(t *testing.T) {
+	for _, s := range []string{"I want to file a claim\nI had a car accident", `他說"撞到了"`, "a<b>&c", "\u2028", `back\slash`, "tab\there\x01"} {
+		st := &state{V: 1, Lang: "zh-TW", Stack: []*frame{{Flow: "file_claim", Asked: "place",
+			Slots: map[string]string{"_story": s, s: "key"}}}, Who: &casesvc.Person{Name: s}}
+		if !checkCodec(t, st) {
+			t.Errorf("%q: the hand-written reader gave up", s)
+		}
+		if _, plain, err := encodeState(st); err != nil || !plain {
+			t.Errorf("%q: encodeState plain = %v, %v; want true", s, plain, err)
+		}
+	}
+	st := &state{V: 1, Lang: "\xff"}
+	if _, plain, err := encodeState(st); err != nil || plain {
+		t.Errorf("invalid UTF-8: encodeState plain = %v, %v; want false", plain, err)
+	}
+	checkCodec(t, st)
+}
+
 // benchState is a state in the middle of a claim, as the load tool's customers leave it.
 const benchState = `{"v":1,"lang":"zh-TW","lang_fixed":true,"last":"2026-11-24T10:00:00+08:00","stack":[{"flow":"file_claim","asked":"place","slots":{"_intro":"medical","_story":"","claim_type":"medical","covered":"medical,accident,critical_illness","description":"急性肺炎住院三天，醫療費用大約兩萬三千元","amount":"23000","name":"王小明","occurred_at":"2026-11-20T10:00:00+08:00|t","phone":"+886912345678","policy":"HL20240017"},"tries":{"occurred_at":1}}],"verified":"HL20240017","who":{"name":"王小明","national_id":"A123456789","birth_date":"1985-03-02","phone":"+886912345678"}}`
 
@@ -247,6 +271,11 @@ func BenchmarkStateCodec(b *testing.B) {
 		b.Fatal(err)
 	}
 	canon, _ := json.Marshal(&st)
+	// The same state once the customer has told the story in two messages (a newline to escape).
+	var story state
+	json.Unmarshal(canon, &story)
+	story.Stack[0].Slots["_story"] = "昨天騎機車被撞，腳骨折\n在台大醫院住了三天"
+	storyBytes, _ := json.Marshal(&story)
 	for _, bc := range []struct {
 		name string
 		run  func() error
@@ -255,6 +284,8 @@ func BenchmarkStateCodec(b *testing.B) {
 		{"decode/json", func() error { var s state; return json.Unmarshal(canon, &s) }},
 		{"encode", func() error { _, _, err := encodeState(&st); return err }},
 		{"encode/json", func() error { _, err := json.Marshal(&st); return err }},
+		{"decode/story", func() error { var s state; return decodeState(storyBytes, &s) }},
+		{"encode/story", func() error { _, _, err := encodeState(&story); return err }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
