@@ -3,12 +3,14 @@ package sms
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite" // the suppression list
 )
 
@@ -43,6 +45,21 @@ func keyword(body, from string) int {
 // the keywords; we keep our list in step and do not answer a second time.
 func carrierHandlesKeywords(number string) bool { return strings.HasPrefix(number, "+1") }
 
+// suppression is where the opt-outs are kept: sms.db on this node (the embedded deployment) or one
+// Redis hash every gateway node shares, so that a STOP answered by one node stops the sends of all.
+type suppression interface {
+	add(ctx context.Context, number, source string, at time.Time) error // idempotent: the first source stays
+	remove(ctx context.Context, number string) error
+	has(ctx context.Context, number string) (bool, error)
+	close() error
+}
+
+// sqliteSuppression is the list in sms.db.
+type sqliteSuppression struct {
+	db     *sql.DB
+	lookup *sql.Stmt // optedOutQuery
+}
+
 func openOptOuts(path string) (*sql.DB, error) {
 	// The list holds phone numbers: only the service's user may read it.
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
@@ -71,29 +88,126 @@ func openOptOuts(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// openSQLiteSuppression opens sms.db with its one prepared lookup.
+func openSQLiteSuppression(path string) (*sqliteSuppression, error) {
+	db, err := openOptOuts(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := db.Prepare(optedOutQuery)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sms: suppression list: %w", err)
+	}
+	return &sqliteSuppression{db: db, lookup: st}, nil
+}
+
+// optedOutQuery is prepared once: Send asks it for every message sent, and parsing it each time was
+// half the cost of the lookup.
+const optedOutQuery = `SELECT count(*) FROM opt_outs WHERE number = ?`
+
+func (l *sqliteSuppression) add(ctx context.Context, number, source string, at time.Time) error {
+	_, err := l.db.ExecContext(ctx,
+		`INSERT INTO opt_outs(number, source, at) VALUES(?, ?, ?) ON CONFLICT(number) DO NOTHING`,
+		number, source, at.UTC().Format(time.RFC3339Nano))
+	return err
+}
+
+func (l *sqliteSuppression) remove(ctx context.Context, number string) error {
+	_, err := l.db.ExecContext(ctx, `DELETE FROM opt_outs WHERE number = ?`, number)
+	return err
+}
+
+func (l *sqliteSuppression) has(ctx context.Context, number string) (bool, error) {
+	var n int
+	err := l.lookup.QueryRowContext(ctx, number).Scan(&n)
+	return n > 0, err
+}
+
+func (l *sqliteSuppression) close() error {
+	l.lookup.Close()
+	return l.db.Close()
+}
+
+// redisSuppression is the list shared by the gateway nodes: the hash <prefix>sms:optouts, number →
+// "<source>\t<RFC 3339 time>".
+type redisSuppression struct {
+	c   redis.UniversalClient
+	key string
+}
+
+func (l *redisSuppression) add(ctx context.Context, number, source string, at time.Time) error {
+	return l.c.HSetNX(ctx, l.key, number, source+"\t"+at.UTC().Format(time.RFC3339Nano)).Err()
+}
+
+func (l *redisSuppression) remove(ctx context.Context, number string) error {
+	return l.c.HDel(ctx, l.key, number).Err()
+}
+
+func (l *redisSuppression) has(ctx context.Context, number string) (bool, error) {
+	return l.c.HExists(ctx, l.key, number).Result()
+}
+
+func (l *redisSuppression) close() error { return nil } // the client is the caller's
+
+// moveToRedis copies the opt-outs of this node's sms.db into the shared list and then deletes them
+// there, so a node that ran alone before joins with its list, and a later opt-in on any node is not
+// undone by the old file at the next start. It is a no-op without the file. A failure between the
+// copy and the delete only copies again next time (HSETNX keeps the first).
+func moveToRedis(ctx context.Context, path string, to *redisSuppression) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := openOptOuts(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT number, source, at FROM opt_outs`)
+	if err != nil {
+		return fmt.Errorf("sms: read %s: %w", path, err)
+	}
+	var numbers []any
+	pipe := to.c.Pipeline()
+	for rows.Next() {
+		var number, source, at string
+		if err := rows.Scan(&number, &source, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("sms: read %s: %w", path, err)
+		}
+		pipe.HSetNX(ctx, to.key, number, source+"\t"+at)
+		numbers = append(numbers, number)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sms: read %s: %w", path, err)
+	}
+	if len(numbers) == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("sms: copy the suppression list to Redis: %w", err)
+	}
+	q := `DELETE FROM opt_outs WHERE number IN (?` + strings.Repeat(",?", len(numbers)-1) + `)`
+	if _, err := db.ExecContext(ctx, q, numbers...); err != nil {
+		return fmt.Errorf("sms: empty %s after the copy: %w", path, err)
+	}
+	return nil
+}
+
 // OptOut adds number to the suppression list (source: the keyword or "21610"). Idempotent.
 func (a *Adapter) OptOut(ctx context.Context, number, source string) error {
-	_, err := a.db.ExecContext(ctx,
-		`INSERT INTO opt_outs(number, source, at) VALUES(?, ?, ?) ON CONFLICT(number) DO NOTHING`,
-		number, source, a.now().UTC().Format(time.RFC3339Nano))
-	return err
+	return a.optOuts.add(ctx, number, source, a.now())
 }
 
 // OptIn removes number from the suppression list. Idempotent.
 func (a *Adapter) OptIn(ctx context.Context, number string) error {
-	_, err := a.db.ExecContext(ctx, `DELETE FROM opt_outs WHERE number = ?`, number)
-	return err
+	return a.optOuts.remove(ctx, number)
 }
-
-// optedOutQuery is prepared once (New): Send asks it for every message sent, and parsing it each
-// time was half the cost of the lookup.
-const optedOutQuery = `SELECT count(*) FROM opt_outs WHERE number = ?`
 
 // OptedOut reports whether number is on the suppression list.
 func (a *Adapter) OptedOut(ctx context.Context, number string) (bool, error) {
-	var n int
-	err := a.optedOut.QueryRowContext(ctx, number).Scan(&n)
-	return n > 0, err
+	return a.optOuts.has(ctx, number)
 }
 
 // Keyword answers. Short (one UCS-2 segment where possible) and in the customer's language.

@@ -5,17 +5,20 @@
 // checked by signature.go, which accepts exactly what client's RequestValidator accepts (a test
 // compares them) at a fraction of its cost.
 //
-// Lifecycle: New (opens the suppression list sms.db; nothing runs yet) → Router.RegisterSender(
-// channels.ChannelSMS, a, a.Capabilities()) before Router.Recover → Register(mux) → serve →
-// Close after the HTTP server stopped (it ends the retries of early status callbacks and closes
-// sms.db). Close works after a failed New too (it is a no-op on nil).
+// Lifecycle: New (opens the suppression list: sms.db, or with Config.Redis the list every gateway
+// node shares, into which it moves an older sms.db's numbers once; nothing runs yet) →
+// Router.RegisterSender(channels.ChannelSMS, a, a.Capabilities()) before Router.Recover →
+// Register(mux) → serve → Close after the HTTP server stopped (it ends the retries of early status
+// callbacks and closes sms.db). Close works after a failed New too (it is a no-op on nil).
 //
 // Keywords (Twilio's, exact whole-body match, any case, trimmed): STOP, STOPALL, UNSUBSCRIBE, END,
 // QUIT (and CANCEL, see below) opt the number out; START, UNSTOP, YES opt it back in; HELP, INFO
 // answer a short help text with the hotline. Keywords are not conversation messages: they never reach
 // the dialog (except as noted), and their answers are TwiML in the webhook's response, not outbox
-// messages. The suppression list is our own (sms.db); Send refuses an opted-out number with a
-// Permanent DeliveryError "opted_out", and a Twilio 21610 answer adds the number to it.
+// messages. The suppression list is our own: sms.db, or one Redis hash for several gateway nodes, so
+// that a STOP taken by one node stops the sends of every node (for numbers outside +1 no carrier
+// enforces it for us). Send refuses an opted-out number with a Permanent DeliveryError "opted_out",
+// and a Twilio 21610 answer adds the number to it.
 //
 // CANCEL: in our product "cancel"/「取消」 in the middle of a form is the dialog's cancel. Twilio
 // treats CANCEL as an opt-out at carrier level on US/Canadian (+1) numbers, where it will refuse
@@ -32,7 +35,6 @@ package sms
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"claimline/channels"
 )
@@ -70,8 +74,14 @@ type Config struct {
 	Router    *channels.Router
 	// Documents stores MMS media; without it media is refused (the message's text is still taken).
 	Documents Documents
-	// DBPath is the suppression list's SQLite file (e.g. <data dir>/sms.db).
+	// DBPath is the suppression list's SQLite file (e.g. <data dir>/sms.db). With Redis it is only
+	// read once, at New, to move an older list into the shared one.
 	DBPath string
+	// Redis, when set (several gateway nodes), keeps the suppression list every node shares, so a
+	// STOP taken by one node stops the sends of all; RedisPrefix starts its key (default
+	// "claimline:").
+	Redis       redis.UniversalClient
+	RedisPrefix string
 	// HTTPClient is the base of the clients for the Messages API and media. Its Timeout bounds a
 	// call (twilio-go has no context); default 20s. Its Transport, when set, is used for the API;
 	// media always goes through this package's guarded dialer.
@@ -101,8 +111,7 @@ type Adapter struct {
 	apiTimeout   time.Duration
 	media        *http.Client
 
-	db       *sql.DB
-	optedOut *sql.Stmt // optedOutQuery
+	optOuts suppression
 
 	recent recentOffers // the last offered choices per conversation (lastOutbound)
 	// signBases are PublicURL's two spellings a webhook may be signed over; tokenKey the HMAC key.
@@ -178,12 +187,22 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a.media = a.newMediaClient()
 	a.bgCtx, a.bgStop = context.WithCancel(context.Background())
-	if a.db, err = openOptOuts(cfg.DBPath); err != nil {
-		return nil, err
+	if cfg.Redis != nil {
+		prefix := cfg.RedisPrefix
+		if prefix == "" {
+			prefix = "claimline:"
+		}
+		shared := &redisSuppression{c: cfg.Redis, key: prefix + "sms:optouts"}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := moveToRedis(ctx, cfg.DBPath, shared); err != nil {
+			return nil, err
+		}
+		a.optOuts = shared
+		return a, nil
 	}
-	if a.optedOut, err = a.db.Prepare(optedOutQuery); err != nil {
-		a.db.Close()
-		return nil, fmt.Errorf("sms: suppression list: %w", err)
+	if a.optOuts, err = openSQLiteSuppression(cfg.DBPath); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -213,11 +232,8 @@ func (a *Adapter) Close() error {
 			a.bgStop()
 		}
 		a.bg.Wait()
-		if a.optedOut != nil {
-			a.optedOut.Close()
-		}
-		if a.db != nil {
-			err = a.db.Close()
+		if a.optOuts != nil {
+			err = a.optOuts.close()
 		}
 	})
 	return err

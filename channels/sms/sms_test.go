@@ -262,10 +262,12 @@ type env struct {
 	sms    *sms.Adapter
 	cases  *casesqlite.Service
 	blobs  *blobstore.Store
+	dir    string // the node's data directory
 	n      atomic.Int64
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv is one gateway node with its own data directory; opts change its SMS adapter's Config.
+func newEnv(t *testing.T, opts ...func(*sms.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -303,11 +305,15 @@ func newEnv(t *testing.T) *env {
 	fake := newFakeTwilio(t)
 	mux := http.NewServeMux()
 	app := httptest.NewServer(mux)
-	adapter, err := sms.New(sms.Config{
+	cfg := sms.Config{
 		AccountSID: testSID, AuthToken: testToken, From: ourNumber, APIBase: fake.srv.URL,
 		PublicURL: app.URL, Router: router, Documents: blobs, DBPath: filepath.Join(dir, "sms.db"),
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}, Logger: log,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	adapter, err := sms.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +334,7 @@ func newEnv(t *testing.T) *env {
 		st.Close()
 		cases.Close()
 	})
-	return &env{t: t, fake: fake, app: app, router: router, sms: adapter, cases: cases, blobs: blobs}
+	return &env{t: t, fake: fake, app: app, router: router, sms: adapter, cases: cases, blobs: blobs, dir: dir}
 }
 
 func postSigned(t *testing.T, target string, form url.Values, signed bool) *http.Response {
@@ -442,6 +448,26 @@ func (e *env) messages(contact string) []channels.Message {
 }
 
 // checkReadable: every SMS is whole UTF-8, at most 4 segments (268 UCS-2 units), not blank.
+// checkNotSentTo says something to the bot from an opted-out phone: the turn runs, but its reply's
+// delivery fails as opted_out and Twilio is not called.
+func (e *env) checkNotSentTo(phone string) {
+	e.t.Helper()
+	calls := e.fake.callCount()
+	if got := e.say(phone, "我要申請理賠"); len(got) != 0 {
+		e.t.Fatalf("sent to an opted-out number: %q", got)
+	}
+	if e.fake.callCount() != calls {
+		e.t.Fatal("Twilio was called for an opted-out number")
+	}
+	ds, err := e.router.Deliveries(context.Background(), e.conversation(phone).ID)
+	if err != nil || len(ds) == 0 {
+		e.t.Fatalf("deliveries: %v, %v", ds, err)
+	}
+	if last := ds[len(ds)-1]; last.Status != channels.DeliveryFailed || last.LastError != "opted_out" {
+		e.t.Fatalf("delivery %+v", last)
+	}
+}
+
 func checkReadable(t *testing.T, bodies []string) {
 	t.Helper()
 	for _, b := range bodies {
@@ -804,17 +830,7 @@ func TestStopStartHelp(t *testing.T) {
 	if out, _ := e.sms.OptedOut(ctx, phone); !out {
 		t.Fatal("not opted out")
 	}
-	calls := e.fake.callCount()
-	if got := e.say(phone, "我要申請理賠"); len(got) != 0 {
-		t.Fatalf("sent to an opted-out number: %q", got)
-	}
-	if e.fake.callCount() != calls {
-		t.Fatal("Twilio was called for an opted-out number")
-	}
-	ds, _ := e.router.Deliveries(ctx, e.conversation(phone).ID)
-	if last := ds[len(ds)-1]; last.Status != channels.DeliveryFailed || last.LastError != "opted_out" {
-		t.Fatalf("delivery %+v", last)
-	}
+	e.checkNotSentTo(phone)
 	_, err := e.sms.Send(ctx, e.conversation(phone), channels.Message{Text: "hi"})
 	var de *channels.DeliveryError
 	if !errors.As(err, &de) || !de.Permanent || de.Code != "opted_out" {

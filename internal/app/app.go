@@ -290,7 +290,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.SMS, err = sms.New(sms.Config{
 			AccountSID: cfg.SMS.AccountSID, AuthToken: cfg.SMS.AuthToken, From: cfg.SMS.From, APIBase: cfg.SMS.APIBase,
 			PublicURL: cfg.PublicURL, Router: a.Router, Documents: a.Blobs,
-			DBPath:     filepath.Join(cfg.DataDir, "sms.db"),
+			DBPath: filepath.Join(cfg.DataDir, "sms.db"),
+			// With CLAIMLINE_REDIS_URL the opt-outs are shared by every gateway node (sms.db is
+			// moved into Redis once).
+			Redis:      redisClient(a.redis),
 			HTTPClient: &http.Client{Timeout: 20 * time.Second}, Logger: a.Log, Metrics: a.Metrics,
 		})
 		if err != nil {
