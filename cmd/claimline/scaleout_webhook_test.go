@@ -96,4 +96,24 @@ func TestScaledOutWebhooks(t *testing.T) {
 	if !strings.Contains(after, "身分證字號") {
 		t.Errorf("after Redis returned, the form should go on to the national ID:\n%s", after)
 	}
+
+	// STOP on node A (answered in its TwiML, not sent through the API), then a message to node B:
+	// B knows the number opted out and sends nothing; START on B lifts it for A.
+	if code := post(a, "SM"+strings.Repeat("6", 32), "STOP"); code != 200 {
+		t.Fatalf("STOP on node A: %d", code)
+	}
+	if code := post(b, "SM"+strings.Repeat("7", 32), "A123456789"); code != 200 {
+		t.Fatalf("a message to node B after STOP: %d", code)
+	}
+	time.Sleep(2 * time.Second) // node B's turn runs and its outbox refuses the reply
+	if stopped := waitSent(3, "nothing after STOP"); stopped != after {
+		t.Fatalf("node B texted a number that opted out on node A:\n%s", stopped)
+	}
+	if code := post(b, "SM"+strings.Repeat("8", 32), "START"); code != 200 {
+		t.Fatalf("START on node B: %d", code)
+	}
+	if code := post(a, "SM"+strings.Repeat("9", 32), "你好"); code != 200 {
+		t.Fatalf("a message to node A after START: %d", code)
+	}
+	waitSent(4, "a reply from node A after START on node B")
 }
