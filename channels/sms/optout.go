@@ -152,8 +152,9 @@ func (l *redisSuppression) close() error { return nil } // the client is the cal
 
 // moveToRedis copies the opt-outs of this node's sms.db into the shared list and then deletes them
 // there, so a node that ran alone before joins with its list, and a later opt-in on any node is not
-// undone by the old file at the next start. It is a no-op without the file. A failure between the
-// copy and the delete only copies again next time (HSETNX keeps the first).
+// undone by the old file at the next start. It is a no-op without the file. The file's write lock is
+// held from the read to the delete (nothing is added in between), and a failure before the commit
+// only copies again next time (HSETNX keeps the first).
 func moveToRedis(ctx context.Context, path string, to *redisSuppression) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -163,11 +164,16 @@ func moveToRedis(ctx context.Context, path string, to *redisSuppression) error {
 		return err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT number, source, at FROM opt_outs`)
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN's _txlock)
 	if err != nil {
 		return fmt.Errorf("sms: read %s: %w", path, err)
 	}
-	var numbers []any
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT number, source, at FROM opt_outs`)
+	if err != nil {
+		return fmt.Errorf("sms: read %s: %w", path, err)
+	}
+	n := 0
 	pipe := to.c.Pipeline()
 	for rows.Next() {
 		var number, source, at string
@@ -176,20 +182,22 @@ func moveToRedis(ctx context.Context, path string, to *redisSuppression) error {
 			return fmt.Errorf("sms: read %s: %w", path, err)
 		}
 		pipe.HSetNX(ctx, to.key, number, source+"\t"+at)
-		numbers = append(numbers, number)
+		n++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sms: read %s: %w", path, err)
 	}
-	if len(numbers) == 0 {
+	if n == 0 {
 		return nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("sms: copy the suppression list to Redis: %w", err)
 	}
-	q := `DELETE FROM opt_outs WHERE number IN (?` + strings.Repeat(",?", len(numbers)-1) + `)`
-	if _, err := db.ExecContext(ctx, q, numbers...); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM opt_outs`); err != nil {
+		return fmt.Errorf("sms: empty %s after the copy: %w", path, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sms: empty %s after the copy: %w", path, err)
 	}
 	return nil
