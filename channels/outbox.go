@@ -423,7 +423,11 @@ func (l *deliveryLoop) deliver(ctx context.Context, d Delivery) {
 	}
 	conv, err := r.store.Conversation(ctx, d.Conversation)
 	var msgs []Message
-	if err == nil {
+	switch {
+	case err != nil:
+	case d.Message != nil && d.Message.Conversation == d.Conversation && d.Message.Seq == d.Seq:
+		msgs = []Message{*d.Message} // read with the delivery
+	default:
 		msgs, err = r.store.MessagesAfter(ctx, d.Conversation, d.Seq-1, 1)
 	}
 	if err == nil && (len(msgs) != 1 || msgs[0].Seq != d.Seq) {

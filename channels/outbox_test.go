@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"claimline/channels"
 	"claimline/channels/sqlitestore"
 	"claimline/dialog"
+	"claimline/internal/proccpu"
 )
 
 const push = channels.ChannelTelegram
@@ -467,15 +467,92 @@ func TestPullChannelsGetNoDeliveries(t *testing.T) {
 	}
 }
 
-// outboxReads counts the outbox's reads of a real store.
+// outboxReads counts the outbox's reads of a real store; with alter it changes the deliveries'
+// messages that DueDeliveries read along.
 type outboxReads struct {
 	channels.Store
 	due, depth, messages atomic.Int64
+	alter                func(*channels.Delivery)
 }
 
 func (c *outboxReads) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]channels.Delivery, error) {
 	c.due.Add(1)
-	return c.Store.DueDeliveries(ctx, now, limit)
+	due, err := c.Store.DueDeliveries(ctx, now, limit)
+	if c.alter != nil {
+		for i := range due {
+			c.alter(&due[i])
+		}
+	}
+	return due, err
+}
+
+// The outbox sends the message the store read with its delivery and reads nothing back; when the
+// store did not read it (a store that leaves Message nil) or gave one of another delivery, it reads
+// the message itself, and every text still goes out once, in order.
+func TestOutboxSendsTheMessageReadWithItsDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		alter     func(*channels.Delivery)
+		readsBack bool
+	}{
+		{"read along", nil, false},
+		{"not read along", func(d *channels.Delivery) { d.Message = nil }, true},
+		{"another delivery's", func(d *channels.Delivery) {
+			if d.Message != nil {
+				m := *d.Message
+				m.Seq, m.Text = m.Seq+100, "WRONG"
+				d.Message = &m
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlitestore.New(filepath.Join(t.TempDir(), "c.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			cs := &outboxReads{Store: st, alter: tc.alter}
+			r, err := channels.NewRouter(channels.RouterConfig{Store: cs, Dialog: &pushDialog{},
+				Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Delivery: channels.DeliveryConfig{PollInterval: 10 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close(ctx)
+			var mu sync.Mutex
+			var sent []string
+			r.RegisterSender(push, senderFunc(func(_ context.Context, _ *channels.Conversation, m channels.Message) (string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				sent = append(sent, m.Text)
+				return fmt.Sprint("P", len(sent)), nil
+			}), channels.Capabilities{Buttons: true})
+			for i := range 3 {
+				if _, _, err := r.ProcessSync(ctx, channels.Inbound{Channel: push, Contact: "c", ClientID: fmt.Sprint(i), Text: "two"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := cs.messages.Load()
+			if err := r.StartDelivery(); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "outbox drained", func() bool {
+				n, err := st.OutboxDepth(ctx)
+				return err == nil && n == 0
+			})
+			mu.Lock()
+			got := strings.Join(sent, "|")
+			mu.Unlock()
+			want := "歡迎" + strings.Repeat("|one of two|two of two", 3)
+			if got != want {
+				t.Fatalf("sent %q, want %q", got, want)
+			}
+			if reads := cs.messages.Load() - before; tc.readsBack != (reads == 7) || !tc.readsBack && reads != 0 {
+				t.Fatalf("%d messages read back for 7 deliveries (read back: %v)", reads, tc.readsBack)
+			}
+		})
+	}
 }
 
 func (c *outboxReads) OutboxDepth(ctx context.Context) (int, error) {
@@ -555,11 +632,8 @@ func (f senderFunc) Send(ctx context.Context, conv *channels.Conversation, msg c
 }
 
 // cpuTime is the process's CPU time (user + system): on a shared machine it moves far less than
-// wall-clock time.
+// wall-clock time. 0 where it cannot be read.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := proccpu.Used()
+	return d
 }

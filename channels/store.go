@@ -51,7 +51,7 @@ type Store interface {
 	MessagesAfter(ctx context.Context, conversation string, afterSeq int64, limit int) ([]Message, error)
 
 	// DueDeliveries returns up to limit heads of line (see the rules) whose next attempt is at or
-	// before now, the longest waiting first.
+	// before now, the longest waiting first; it may fill each one's Message.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	// DeliveryPartSent records that part (0-based) of a pending delivery was accepted by the provider
 	// under providerID (may be ""); last marks the delivery sent. ECONFLICT when the delivery is not
@@ -151,6 +151,9 @@ type Delivery struct {
 	Receipts     []Receipt
 	Created      time.Time
 	Updated      time.Time
+	// Message, when set, is the delivery's message as stored, read along with it (DueDeliveries may
+	// fill it; stored messages do not change), so the outbox need not read it back. Nil otherwise.
+	Message *Message
 }
 
 // Receipt is one provider message (a rendered part) of a delivery and its reported status.

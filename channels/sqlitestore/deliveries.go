@@ -11,7 +11,7 @@ import (
 )
 
 // DueDeliveries returns the due heads of line: per conversation the pending delivery with the lowest
-// seq, when its next attempt is due.
+// seq, when its next attempt is due; each with its Message.
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]channels.Delivery, error) {
 	if limit <= 0 {
 		limit = 100
@@ -20,7 +20,17 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 	if err != nil {
 		return nil, internal("due deliveries", err)
 	}
-	return scanDeliveries(rows)
+	return scanDeliveries(rows, true)
+}
+
+// prefixScanner scans a row whose first columns go to pre and the rest to what Scan is given.
+type prefixScanner struct {
+	rows *sql.Rows
+	pre  []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.rows.Scan(append(p.pre[:len(p.pre):len(p.pre)], dest...)...)
 }
 
 // DeliveryPartSent records one accepted part; see channels.Store.
@@ -137,7 +147,7 @@ func (s *Store) Deliveries(ctx context.Context, conversation string) ([]channels
 	if err != nil {
 		return nil, internal("deliveries", err)
 	}
-	out, err := scanDeliveries(rows)
+	out, err := scanDeliveries(rows, false)
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
@@ -177,15 +187,25 @@ func (s *Store) OutboxDepth(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func scanDeliveries(rows *sql.Rows) ([]channels.Delivery, error) {
+// scanDeliveries reads deliveries; withMessage: each row goes on with its message's columns.
+func scanDeliveries(rows *sql.Rows, withMessage bool) ([]channels.Delivery, error) {
 	defer rows.Close()
 	var out []channels.Delivery
 	for rows.Next() {
 		var d channels.Delivery
 		var next int64
 		var created, updated string
-		if err := rows.Scan(&d.Conversation, &d.Seq, &d.Channel, &d.Status, &d.PartsSent, &d.Attempts, &next,
-			&d.LastError, &created, &updated); err != nil {
+		dest := []any{&d.Conversation, &d.Seq, &d.Channel, &d.Status, &d.PartsSent, &d.Attempts, &next,
+			&d.LastError, &created, &updated}
+		var err error
+		if withMessage {
+			var m channels.Message
+			m, err = scanMessage(prefixScanner{rows, dest})
+			d.Message = &m
+		} else {
+			err = rows.Scan(dest...)
+		}
+		if err != nil {
 			return nil, internal("scan delivery", err)
 		}
 		d.NextAt = time.Unix(0, next)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -304,6 +305,11 @@ const msgColumns = `conversation, seq, direction, sender, text, action, buttons,
 
 const deliveryColumns = `conversation, seq, channel, status, parts_sent, attempts, next_at, last_error, created_at, updated_at`
 
+// qualified is the comma-separated columns cols, each prefixed with table ("d.conversation, d.seq").
+func qualified(table, cols string) string {
+	return table + "." + strings.ReplaceAll(cols, ", ", ", "+table+".")
+}
+
 // writeQueries are prepared once on the writer connection.
 var writeQueries = map[string]string{
 	"begin":       `BEGIN IMMEDIATE`,
@@ -371,11 +377,15 @@ var readQueries = map[string]string{
 	"messagesAfter":    `SELECT ` + msgColumns + ` FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?`,
 	// The due head of each conversation's queue, walked in due-time order (deliveries_due) so the
 	// scan stops at the limit; a delivery is a head when no earlier one of its conversation is pending.
-	"dueDeliveries": `SELECT ` + deliveryColumns + ` FROM deliveries d INDEXED BY deliveries_due
-		WHERE status = 'pending' AND next_at <= ?
+	// Each with its message (joined on the primary key), so the outbox need not read it back: one
+	// read instead of one per delivery, each of which found its pages evicted by the writer's commits.
+	"dueDeliveries": `SELECT ` + qualified("d", deliveryColumns) + `, ` + qualified("m", msgColumns) + `
+		FROM deliveries d INDEXED BY deliveries_due
+		JOIN messages m ON m.conversation = d.conversation AND m.seq = d.seq
+		WHERE d.status = 'pending' AND d.next_at <= ?
 		  AND NOT EXISTS (SELECT 1 FROM deliveries h
 		                  WHERE h.conversation = d.conversation AND h.status = 'pending' AND h.seq < d.seq)
-		ORDER BY next_at, conversation LIMIT ?`,
+		ORDER BY d.next_at, d.conversation LIMIT ?`,
 	"deliveries": `SELECT ` + deliveryColumns + ` FROM deliveries WHERE conversation = ? ORDER BY seq`,
 	"receipts": `SELECT seq, part, provider_id, status, updated_at FROM delivery_receipts
 		WHERE conversation = ? ORDER BY seq, part`,

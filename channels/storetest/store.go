@@ -640,6 +640,16 @@ func testDueHeadOfLine(t *testing.T, s channels.Store) {
 	if due[0].Conversation != b.ID || due[0].Seq != 2 || due[1].Conversation != a.ID || due[1].Seq != 2 {
 		t.Fatalf("due order: %+v", due)
 	}
+	// A message read along (a store may leave it out) is the delivery's own, as stored.
+	for _, d := range due {
+		if d.Message == nil {
+			continue
+		}
+		stored, err := s.MessagesAfter(ctx, d.Conversation, d.Seq-1, 1)
+		if err != nil || len(stored) != 1 || !reflect.DeepEqual(*d.Message, stored[0]) {
+			t.Fatalf("delivery %s/%d carries %+v; stored %+v, %v", d.Conversation, d.Seq, *d.Message, stored, err)
+		}
+	}
 	if due, _ := s.DueDeliveries(ctx, now, 1); len(due) != 1 || due[0].Conversation != b.ID {
 		t.Fatalf("limit 1: %+v", due)
 	}
