@@ -379,6 +379,8 @@ var readQueries = map[string]string{
 	// scan stops at the limit; a delivery is a head when no earlier one of its conversation is pending.
 	// Each with its message (joined on the primary key), so the outbox need not read it back: one
 	// read instead of one per delivery, each of which found its pages evicted by the writer's commits.
+	// An inner join loses no delivery: its foreign key holds its message, and messages are never
+	// deleted.
 	"dueDeliveries": `SELECT ` + qualified("d", deliveryColumns) + `, ` + qualified("m", msgColumns) + `
 		FROM deliveries d INDEXED BY deliveries_due
 		JOIN messages m ON m.conversation = d.conversation AND m.seq = d.seq
