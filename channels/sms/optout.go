@@ -137,8 +137,11 @@ type redisSuppression struct {
 }
 
 func (l *redisSuppression) add(ctx context.Context, number, source string, at time.Time) error {
-	return l.c.HSetNX(ctx, l.key, number, source+"\t"+at.UTC().Format(time.RFC3339Nano)).Err()
+	return l.c.HSetNX(ctx, l.key, number, redisOptOut(source, at.UTC().Format(time.RFC3339Nano))).Err()
 }
+
+// redisOptOut is a number's value in the shared hash; at is sms.db's RFC 3339 text.
+func redisOptOut(source, at string) string { return source + "\t" + at }
 
 func (l *redisSuppression) remove(ctx context.Context, number string) error {
 	return l.c.HDel(ctx, l.key, number).Err()
@@ -181,7 +184,7 @@ func moveToRedis(ctx context.Context, path string, to *redisSuppression) error {
 			rows.Close()
 			return fmt.Errorf("sms: read %s: %w", path, err)
 		}
-		pipe.HSetNX(ctx, to.key, number, source+"\t"+at)
+		pipe.HSetNX(ctx, to.key, number, redisOptOut(source, at))
 		n++
 	}
 	rows.Close()
