@@ -50,14 +50,14 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(Stored, e
 	if in.Event != "" {
 		return casesvc.Errorf(casesvc.EINVALID, "Events go through ReceiveInto.")
 	}
-	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	id, err := r.openConversationID(ctx, in)
 	if err != nil {
 		return err
 	}
-	if queued, err := r.converse(conv.ID, in, stored, nil); queued || err != nil {
+	if queued, err := r.converse(id, in, stored, nil); queued || err != nil {
 		return err
 	}
-	msg, dup, err := r.receive(ctx, conv.ID, in, nil)
+	msg, dup, err := r.receive(ctx, id, in, nil)
 	if err != nil {
 		return err
 	}
@@ -66,6 +66,19 @@ func (r *Router) Converse(ctx context.Context, in Inbound, stored func(Stored, e
 	}
 	stored(Stored{Msg: msg, Dup: dup}, nil)
 	return nil
+}
+
+// openConversationID opens in's conversation and returns its id, without reading the conversation
+// where the store can (ConversationIDOpener).
+func (r *Router) openConversationID(ctx context.Context, in Inbound) (string, error) {
+	if o, ok := r.store.(ConversationIDOpener); ok {
+		return o.OpenConversationID(ctx, in.Channel, in.Contact, in.Lang)
+	}
+	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	if err != nil {
+		return "", err
+	}
+	return conv.ID, nil
 }
 
 // ReceiveSoon is Receive for webhooks: it returns once the message is stored, so the provider may be

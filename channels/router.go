@@ -61,10 +61,14 @@ type Locker interface {
 //     that a newer grant overtook, must not write).
 //   - ConversationUnhandled returns one conversation's unhandled inbound messages in seq order, so the
 //     lock holder can run turns stored by other nodes first.
+//   - ConversationWithUnhandled returns the conversation (ENOTFOUND when there is none) and its
+//     unhandled inbound messages in seq order, read together in one consistent snapshot: what the lock
+//     holder reads before it runs turns, in one round trip rather than two.
 type FencedStore interface {
 	Store
 	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
+	ConversationWithUnhandled(ctx context.Context, conversation string) (*Conversation, []Message, error)
 }
 
 // StalledLister is the optional capability of a FencedStore behind Router.Sweep (scaled-out mode):
@@ -234,11 +238,11 @@ func (r *Router) Receive(ctx context.Context, in Inbound) (msg Message, dup bool
 	if err := validInbound(in); err != nil {
 		return Message{}, false, err
 	}
-	conv, _, err := r.store.OpenConversation(ctx, in.Channel, in.Contact, in.Lang)
+	id, err := r.openConversationID(ctx, in)
 	if err != nil {
 		return Message{}, false, err
 	}
-	return r.receive(ctx, conv.ID, in, nil)
+	return r.receive(ctx, id, in, nil)
 }
 
 // receive stores in and queues its turn; done, when set, gets the turn's result (not for a dup).
@@ -817,10 +821,7 @@ func (r *Router) runLocked(j job) turnResult {
 		if j.start {
 			res, _ = r.runStart(ctx, j.conversation, nil)
 		} else {
-			res = r.runEarlierThan(ctx, j.msg)
-			if !errors.Is(res.err, ErrStaleFence) {
-				res, _ = r.handleInbound(ctx, j.msg, true, nil)
-			}
+			res = r.runThrough(ctx, j.msg)
 		}
 		unlock()
 		if !errors.Is(res.err, ErrStaleFence) {
@@ -834,25 +835,31 @@ func (r *Router) runLocked(j job) turnResult {
 	return res
 }
 
-// runEarlierThan runs, in seq order, the conversation's unhandled messages stored before m (by any
-// node). It returns ErrStaleFence when the lock was lost; other failures leave that message unhandled
-// (as in the in-process path) and go on.
-func (r *Router) runEarlierThan(ctx context.Context, m Message) turnResult {
-	earlier, err := r.store.(FencedStore).ConversationUnhandled(ctx, m.Conversation)
+// runThrough runs, in seq order, the conversation's unhandled messages stored up to m (by any node),
+// m last, and returns m's result; when m is no longer unhandled (another node or Recover ran it), its
+// stored replies. It returns ErrStaleFence when the lock was lost; other failures leave that message
+// unhandled (as in the in-process path) and go on.
+//
+// Under the lock the unhandled list read first is the truth for every turn run here (only a holder of
+// the lock commits, fenced), so no message is checked again before its turn, and the conversation
+// read with the list serves the first turn.
+func (r *Router) runThrough(ctx context.Context, m Message) turnResult {
+	conv, unhandled, err := r.store.(FencedStore).ConversationWithUnhandled(ctx, m.Conversation)
 	if err != nil {
 		return turnResult{err: err}
 	}
-	for _, e := range earlier {
-		if e.Seq >= m.Seq {
+	for _, e := range unhandled {
+		if e.Seq > m.Seq {
 			break
 		}
-		res, _ := r.handleInbound(ctx, e, true, nil)
-		if errors.Is(res.err, ErrStaleFence) {
+		var res turnResult
+		res, conv = r.handleInbound(ctx, e, false, conv) // conv nil: handleInbound reads it again
+		if e.Seq == m.Seq || errors.Is(res.err, ErrStaleFence) {
 			return res
 		}
 		r.notify(waitKey{e.Conversation, e.Seq}, res)
 	}
-	return turnResult{}
+	return r.repliesTo(ctx, m.Conversation, m.Seq)
 }
 
 // dialogHandback is the dialog input of an ended handoff.

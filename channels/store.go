@@ -88,6 +88,16 @@ type InboundTurnStore interface {
 	CommitInbound(ctx context.Context, conversation string, in Inbound, lastSeq int64, t Turn) (msg Message, replies []Message, dup bool, err error)
 }
 
+// ConversationIDOpener is the optional capability of a Store whose OpenConversation can answer with
+// the conversation's id alone, without reading the conversation (Converse needs nothing else). A
+// (channel, contact)'s conversation id never changes once made, so a store may keep it: the Redis
+// store answers a known contact with no round trip.
+//   - OpenConversationID returns the id OpenConversation would return, creating the conversation
+//     when missing.
+type ConversationIDOpener interface {
+	OpenConversationID(ctx context.Context, channel, contact, lang string) (string, error)
+}
+
 // ErrSeqMoved is CommitInbound's refusal of a turn that ran on an older conversation (compare with
 // errors.Is): a message was stored since the turn read the conversation.
 var ErrSeqMoved = casesvc.Errorf(casesvc.ECONFLICT, "A message was stored since the turn began.")

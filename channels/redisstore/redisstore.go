@@ -102,6 +102,7 @@ type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
 	k   keys
+	ids contactIDs
 }
 
 // New returns a Store on rdb.
@@ -165,6 +166,23 @@ func (s *Store) OpenConversation(ctx context.Context, channel, contact, lang str
 	return c, false, err
 }
 
+// OpenConversationID is OpenConversation answering the id alone (channels.ConversationIDOpener): a
+// contact seen before costs no round trip, since its conversation id never changes (nothing deletes a
+// contact key). Should Redis lose a conversation anyway (a Redis without its append-only file, say),
+// AppendInbound's ENOTFOUND forgets the id and the next message opens the conversation afresh.
+func (s *Store) OpenConversationID(ctx context.Context, channel, contact, lang string) (string, error) {
+	key := s.k.contact(channel, contact)
+	if id, ok := s.ids.get(key); ok {
+		return id, nil
+	}
+	c, _, err := s.OpenConversation(ctx, channel, contact, lang)
+	if err != nil {
+		return "", err
+	}
+	s.ids.put(key, c.ID)
+	return c.ID, nil
+}
+
 // FindConversation returns the conversation of (channel, contact) or ENOTFOUND.
 func (s *Store) FindConversation(ctx context.Context, channel, contact string) (*channels.Conversation, error) {
 	id, err := s.rdb.Get(ctx, s.k.contact(channel, contact)).Result()
@@ -182,6 +200,11 @@ func (s *Store) Conversation(ctx context.Context, id string) (*channels.Conversa
 	if err != nil {
 		return nil, wrap("read conversation", err)
 	}
+	return conversationOf(h)
+}
+
+// conversationOf decodes a conversation hash (HGETALL); ENOTFOUND when it is empty.
+func conversationOf(h map[string]string) (*channels.Conversation, error) {
 	if len(h) == 0 {
 		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
 	}
@@ -229,6 +252,7 @@ func (s *Store) AppendInbound(ctx context.Context, conversation string, in chann
 	}
 	switch toInt(res[0]) {
 	case -1:
+		s.ids.forget(conversation)
 		return channels.Message{}, false, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
 	case 0:
 		first, err := decodeMessage(conversation, toInt(res[1]), res[2].(string), toInt(res[3]) == 0)
@@ -362,12 +386,45 @@ func (s *Store) ConversationUnhandled(ctx context.Context, conversation string) 
 	if err != nil {
 		return nil, wrap("unhandled", err)
 	}
-	out := make([]channels.Message, 0, len(res))
-	for _, r := range res {
+	out, err := unhandledOf(conversation, res)
+	if err != nil {
+		return nil, wrap("unhandled", err)
+	}
+	return out, nil
+}
+
+// ConversationWithUnhandled returns the conversation and its unhandled inbound messages in seq order,
+// read in one script (channels.FencedStore: the lock holder's first read).
+func (s *Store) ConversationWithUnhandled(ctx context.Context, conversation string) (*channels.Conversation, []channels.Message, error) {
+	res, err := withUnhandledScript.Run(ctx, s.rdb,
+		[]string{s.k.conv(conversation), s.k.unh(conversation), s.k.msgs(conversation)}).Slice()
+	if err != nil {
+		return nil, nil, wrap("conversation and unhandled", err)
+	}
+	flat := res[0].([]any)
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		h[flat[i].(string)] = flat[i+1].(string)
+	}
+	c, err := conversationOf(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := unhandledOf(conversation, res[1].([]any))
+	if err != nil {
+		return nil, nil, wrap("conversation and unhandled", err)
+	}
+	return c, msgs, nil
+}
+
+// unhandledOf decodes the {seq, body} rows of unhandled messages, sorted by seq.
+func unhandledOf(conversation string, rows []any) ([]channels.Message, error) {
+	out := make([]channels.Message, 0, len(rows))
+	for _, r := range rows {
 		row := r.([]any)
 		m, err := decodeMessage(conversation, toInt(row[0]), row[1].(string), false)
 		if err != nil {
-			return nil, wrap("unhandled", err)
+			return nil, err
 		}
 		out = append(out, m)
 	}

@@ -112,15 +112,23 @@ end
 return out
 `)
 
-// unhandledScript: KEYS unh msgs. Returns {seq, body} of each unhandled message (unsorted).
-var unhandledScript = redis.NewScript(`
+// unhandledRows is the Lua that reads into out the {seq, body} of each unhandled message
+// (unsorted), given the keys unh and msgs.
+const unhandledRows = `
 local out = {}
-for _, s in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local m = redis.call('HGET', KEYS[2], s)
+for _, s in ipairs(redis.call('SMEMBERS', unh)) do
+  local m = redis.call('HGET', msgs, s)
   if m then out[#out + 1] = {tonumber(s), m} end
 end
-return out
-`)
+`
+
+// unhandledScript: KEYS unh msgs. Returns {seq, body} of each unhandled message (unsorted).
+var unhandledScript = redis.NewScript(`local unh, msgs = KEYS[1], KEYS[2]` + unhandledRows + `return out`)
+
+// withUnhandledScript: KEYS conv unh msgs. Returns {the conversation's HGETALL, {seq, body} of each
+// unhandled message (unsorted)}.
+var withUnhandledScript = redis.NewScript(`local unh, msgs = KEYS[2], KEYS[3]` + unhandledRows +
+	`return {redis.call('HGETALL', KEYS[1]), out}`)
 
 // messagesScript: KEYS conv msgs unh; ARGV afterSeq limit. Seqs have no gaps, so the range is read
 // by index. Returns {seq, body, unhandled 0|1} in seq order.

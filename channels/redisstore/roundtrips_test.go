@@ -1,0 +1,139 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"claimline/casesvc"
+	"claimline/channels"
+	"claimline/internal/testservices"
+)
+
+// commandCounter counts the commands a client sends (one per round trip outside pipelines).
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// A contact seen before gets its conversation id with no round trip; the id is OpenConversation's;
+// a conversation Redis lost is forgotten at the first message that finds it missing, and the next
+// message opens a new one.
+func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	var counted commandCounter
+	c.AddHook(&counted)
+	st := newStore(t, c, prefix)
+
+	id, err := st.OpenConversationID(ctx(), channels.ChannelSMS, "+886912345678", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := st.FindConversation(ctx(), channels.ChannelSMS, "+886912345678")
+	if err != nil || conv.ID != id {
+		t.Fatalf("OpenConversationID %q, the stored conversation %+v (%v)", id, conv, err)
+	}
+	before := counted.n.Load()
+	again, err := st.OpenConversationID(ctx(), channels.ChannelSMS, "+886912345678", "zh-TW")
+	if err != nil || again != id {
+		t.Fatalf("second open: %q %v, want %q", again, err, id)
+	}
+	if n := counted.n.Load() - before; n != 0 {
+		t.Fatalf("a known contact cost %d commands, want 0", n)
+	}
+	other, err := st.OpenConversationID(ctx(), channels.ChannelTelegram, "+886912345678", "zh-TW")
+	if err != nil || other == id {
+		t.Fatalf("another channel's contact got %q (%v), the SMS conversation is %q", other, err, id)
+	}
+
+	// Redis loses the conversation (say, run without its append-only file and restarted).
+	if err := c.Del(ctx(), prefix+"conv:{"+id+"}", prefix+"contact:"+contactHash(channels.ChannelSMS, "+886912345678")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	in := channels.Inbound{Channel: channels.ChannelSMS, Contact: "+886912345678", Text: "hello"}
+	if _, _, err := st.AppendInbound(ctx(), id, in); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+		t.Fatalf("append to the lost conversation: %v, want ENOTFOUND", err)
+	}
+	fresh, err := st.OpenConversationID(ctx(), channels.ChannelSMS, "+886912345678", "zh-TW")
+	if err != nil || fresh == id {
+		t.Fatalf("after the loss: %q %v, want a new conversation", fresh, err)
+	}
+	if _, _, err := st.AppendInbound(ctx(), fresh, in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ConversationWithUnhandled reads the conversation and its unhandled messages, in seq order, in one
+// command (the Lua script has it read both in one snapshot); ENOTFOUND for an unknown conversation.
+func TestConversationWithUnhandled(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	var counted commandCounter
+	c.AddHook(&counted)
+	st := newStore(t, c, prefix)
+
+	conv, _, err := st.OpenConversation(ctx(), channels.ChannelWebchat, "visitor-1", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for _, text := range []string{"one", "two", "three"} {
+		m, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-1", Text: text, ClientID: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	if _, err := st.CommitTurn(ctx(), channels.Turn{Conversation: conv.ID, InboundSeq: seqs[0], State: []byte(`{"v":1}`),
+		Replies: []channels.Message{{From: channels.FromBot, Text: "first answer"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first run of the script loads it (EVALSHA, then EVAL); it stays loaded.
+	if _, _, err := st.ConversationWithUnhandled(ctx(), "no-such-conversation"); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+		t.Fatalf("unknown conversation: %v, want ENOTFOUND", err)
+	}
+	before := counted.n.Load()
+	got, unhandled, err := st.ConversationWithUnhandled(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.n.Load() - before; n != 1 {
+		t.Fatalf("%d commands, want 1", n)
+	}
+	want, err := st.Conversation(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != want.ID || got.Channel != want.Channel || got.Contact != want.Contact || got.Lang != want.Lang ||
+		string(got.State) != `{"v":1}` || got.LastSeq != want.LastSeq || got.Started != want.Started ||
+		!got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
+		t.Fatalf("conversation %+v, Conversation reads %+v", got, want)
+	}
+	if len(unhandled) != 2 || unhandled[0].Seq != seqs[1] || unhandled[1].Seq != seqs[2] ||
+		unhandled[0].Text != "two" || unhandled[1].Text != "three" || unhandled[0].Handled {
+		t.Fatalf("unhandled %+v, want the messages %v and %v", unhandled, seqs[1], seqs[2])
+	}
+}
+
+// contactHash is the hashed part of a contact's key (the package comment's contact:<sha256>).
+func contactHash(channel, contact string) string {
+	h := sha256.Sum256([]byte(channel + "\n" + contact))
+	return hex.EncodeToString(h[:])
+}
