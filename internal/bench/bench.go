@@ -76,6 +76,15 @@ type options struct {
 	blockProfile string
 	traceFile    string
 	quiet        bool
+	// scaledOut makes the in-process server a scaled-out gateway node (--redis-url, --casesvc-url).
+	scaledOut scaledOut
+}
+
+// scaledOut is where an in-process gateway finds its Redis and case service; empty: embedded.
+type scaledOut struct {
+	redisURL     string
+	casesvcURL   string
+	casesvcToken string // CLAIMLINE_CASESVC_TOKEN, from the environment only (a secret)
 }
 
 // env is what a mode runs with.
@@ -158,7 +167,15 @@ func (e *env) targetName() string {
 		return "none"
 	}
 	if e.target.inProcess {
-		return "in-process " + e.target.URL
+		name := "in-process " + e.target.URL
+		// Not the URLs themselves: a Redis URL may carry a password.
+		if e.opts.scaledOut.redisURL != "" {
+			name += ", a scaled-out gateway node on Redis"
+		}
+		if e.opts.scaledOut.casesvcURL != "" {
+			name += ", the case service over HTTP"
+		}
+		return name
 	}
 	return e.target.URL
 }
@@ -182,6 +199,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.traceFile, "trace", "", "in-process: write an execution trace of the load phase (go tool trace: scheduling, syscalls, who waits for whom) to this file; keep the run short, it grows by megabytes a second")
 	fs.StringVar(&o.blockProfile, "blockprofile", "", "in-process: record where goroutines wait (channels, locks, I/O waits excluded) during the load phase and write it to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary")
+	fs.StringVar(&o.scaledOut.redisURL, "redis-url", "", "in-process: run the server as a scaled-out gateway node on this Redis (redis://…; give it a Redis of its own: the run's keys stay there)")
+	fs.StringVar(&o.scaledOut.casesvcURL, "casesvc-url", "", "in-process: reach this case service (claimline casesvc, with its demo policies) instead of the embedded one; the token is CLAIMLINE_CASESVC_TOKEN")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: claimline bench [flags]\n\nModes:")
 		names := make([]string, 0, len(modes))
@@ -204,6 +223,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	m, ok := modes[o.mode]
 	if !ok {
 		return o, fmt.Errorf("unknown mode %q (claim, idle, rest, steady, nlu, twilio, telegram)", o.mode)
+	}
+	if o.url != "" && (o.scaledOut.redisURL != "" || o.scaledOut.casesvcURL != "") {
+		return o, errors.New("--redis-url and --casesvc-url configure the in-process server; drop --url")
+	}
+	if o.scaledOut.casesvcURL != "" {
+		if o.scaledOut.casesvcToken = os.Getenv("CLAIMLINE_CASESVC_TOKEN"); o.scaledOut.casesvcToken == "" {
+			return o, errors.New("--casesvc-url needs CLAIMLINE_CASESVC_TOKEN, the service token the case service was started with")
+		}
 	}
 	if o.clients == 0 {
 		o.clients = m.clients

@@ -80,12 +80,15 @@ func TestOtherModesRun(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
+	t.Setenv("CLAIMLINE_CASESVC_TOKEN", "")
 	for _, args := range [][]string{
 		{"--mode", "nope"},
 		{"--url", "http://10.0.0.1:8080"},
 		{"--url", "http://example.com"},
 		{"--clients", "-1"},
 		{"--mode", "nlu", "--url", "http://127.0.0.1:1"},
+		{"--url", "http://127.0.0.1:1", "--redis-url", "redis://127.0.0.1:1/0"},
+		{"--casesvc-url", "http://127.0.0.1:1"}, // without CLAIMLINE_CASESVC_TOKEN
 	} {
 		var out, errw bytes.Buffer
 		if _, err := run(context.Background(), args, &out, &errw); err == nil {

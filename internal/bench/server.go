@@ -44,14 +44,15 @@ func openTarget(ctx context.Context, o options, stderr io.Writer) (*target, erro
 		}
 		return t, nil
 	}
-	return startServer(ctx, o.dataDir, stderr, modes[o.mode].setup)
+	return startServer(ctx, o.dataDir, o.scaledOut, stderr, modes[o.mode].setup)
 }
 
 // startServer runs the embedded deployment, wired exactly as `claimline serve` wires it
-// (internal/app), on a loopback port with a temporary data directory unless one is given. setup, when
+// (internal/app), on a loopback port with a temporary data directory unless one is given; with
+// scaled-out settings, a gateway node of the scaled-out deployment instead. setup, when
 // set, adds a channel to the configuration (the webhook modes) once the listening address, the public
 // URL webhooks are signed against, is known; it returns the fake provider API it started.
-func startServer(ctx context.Context, dataDir string, stderr io.Writer, setup func(cfg *app.Config, publicURL string) (*fakeAPI, error)) (t *target, err error) {
+func startServer(ctx context.Context, dataDir string, so scaledOut, stderr io.Writer, setup func(cfg *app.Config, publicURL string) (*fakeAPI, error)) (t *target, err error) {
 	var cleanup func()
 	if dataDir == "" {
 		dir, err := os.MkdirTemp("", "claimline-bench-")
@@ -70,7 +71,8 @@ func startServer(ctx context.Context, dataDir string, stderr io.Writer, setup fu
 		return nil, err
 	}
 	publicURL := "http://" + ln.Addr().String()
-	cfg := app.Config{DataDir: dataDir, SeedDemo: true, Logger: log}
+	cfg := app.Config{DataDir: dataDir, SeedDemo: true, Logger: log,
+		RedisURL: so.redisURL, CasesvcURL: so.casesvcURL, CasesvcToken: so.casesvcToken}
 	var fake *fakeAPI
 	if setup != nil {
 		if fake, err = setup(&cfg, publicURL); err != nil {
