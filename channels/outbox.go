@@ -333,7 +333,7 @@ func (l *deliveryLoop) worker() {
 		if l.r.locker != nil {
 			busy = l.deliverLocked(d)
 		} else {
-			l.deliver(l.sendCtx, d)
+			l.deliver(l.sendCtx, d, nil)
 		}
 		select {
 		case l.done <- finished{conversation: d.Conversation, busy: busy}:
@@ -369,6 +369,19 @@ func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
 		return true
 	}
 	defer unlock()
+	if hr, ok := r.store.(HeadReader); ok {
+		conv, head, err := hr.HeadOfLine(held, d.Conversation)
+		if err != nil {
+			if held.Err() == nil {
+				r.log.Error("outbox read head of line", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
+			}
+			return false // the next poll reads it again
+		}
+		if head != nil && !head.NextAt.After(r.now()) {
+			l.deliver(held, *head, conv)
+		}
+		return false
+	}
 	all, err := r.store.Deliveries(held, d.Conversation)
 	if err != nil {
 		if held.Err() == nil {
@@ -381,7 +394,7 @@ func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
 			continue
 		}
 		if !head.NextAt.After(r.now()) {
-			l.deliver(held, head)
+			l.deliver(held, head, nil)
 		}
 		break
 	}
@@ -409,8 +422,9 @@ func (l *deliveryLoop) tryLock(conversation string) (held context.Context, relea
 }
 
 // deliver sends the parts of one delivery not yet sent, recording each, or records the failure. ctx
-// is the sends' context (under a Locker, the delivery lock's).
-func (l *deliveryLoop) deliver(ctx context.Context, d Delivery) {
+// is the sends' context (under a Locker, the delivery lock's); conv is the conversation when it was
+// read with the delivery (nil: read it).
+func (l *deliveryLoop) deliver(ctx context.Context, d Delivery, conv *Conversation) {
 	r := l.r
 	if ctx.Err() != nil {
 		return
@@ -421,7 +435,10 @@ func (l *deliveryLoop) deliver(ctx context.Context, d Delivery) {
 		l.retry(d, &DeliveryError{Retry: true, Code: "no_sender"}, d.Attempts)
 		return
 	}
-	conv, err := r.store.Conversation(ctx, d.Conversation)
+	var err error
+	if conv == nil || conv.ID != d.Conversation {
+		conv, err = r.store.Conversation(ctx, d.Conversation)
+	}
 	var msgs []Message
 	switch {
 	case err != nil:

@@ -29,13 +29,7 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 	var out []channels.Delivery
 	for _, r := range res {
 		row := r.([]any)
-		f := make([]string, 8)
-		for i := range f {
-			if v, ok := row[2+i].(string); ok {
-				f[i] = v
-			}
-		}
-		d := delivery(row[0].(string), toInt(row[1]), f)
+		d := delivery(row[0].(string), toInt(row[1]), deliveryFields(row[2:]))
 		if d.NextAt.After(now) {
 			continue
 		}
@@ -51,6 +45,46 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// HeadOfLine returns the conversation, its head-of-line pending delivery and that delivery's message
+// in one script (channels.HeadReader: what the outbox reads under the delivery lock before a send).
+func (s *Store) HeadOfLine(ctx context.Context, conversation string) (*channels.Conversation, *channels.Delivery, error) {
+	res, err := headScript.Run(ctx, s.rdb,
+		[]string{s.k.dp(conversation), s.k.dv(conversation), s.k.conv(conversation), s.k.msgs(conversation)}).Slice()
+	if err != nil {
+		return nil, nil, wrap("head of line", err)
+	}
+	conv, err := conversationOf(flatHash(res[0].([]any)))
+	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
+		conv = nil // the outbox reads it again and fails the delivery as not found
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if len(res) < 4 {
+		return conv, nil, nil
+	}
+	seq := toInt(res[1])
+	d := delivery(conversation, seq, deliveryFields(res[2].([]any)))
+	if body, ok := res[3].(string); ok {
+		m, err := decodeMessage(conversation, seq, body, true)
+		if err != nil {
+			return nil, nil, wrap("head of line", err)
+		}
+		d.Message = &m
+	}
+	return conv, &d, nil
+}
+
+// deliveryFields are the eight fields of a delivery read by HMGET in a script (a missing one: "").
+func deliveryFields(raw []any) []string {
+	f := make([]string, 8)
+	for i := range f {
+		if v, ok := raw[i].(string); ok {
+			f[i] = v
+		}
+	}
+	return f
 }
 
 // delivery builds a Delivery from its fields: channel status parts attempts next err created updated.

@@ -409,12 +409,7 @@ func (s *Store) ConversationWithUnhandled(ctx context.Context, conversation stri
 	if err != nil {
 		return nil, nil, wrap("conversation and unhandled", err)
 	}
-	flat := res[0].([]any)
-	h := make(map[string]string, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		h[flat[i].(string)] = flat[i+1].(string)
-	}
-	c, err := conversationOf(h)
+	c, err := conversationOf(flatHash(res[0].([]any)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -423,6 +418,15 @@ func (s *Store) ConversationWithUnhandled(ctx context.Context, conversation stri
 		return nil, nil, wrap("conversation and unhandled", err)
 	}
 	return c, msgs, nil
+}
+
+// flatHash is a hash read by HGETALL inside a script (field, value, field, value, …).
+func flatHash(flat []any) map[string]string {
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		h[flat[i].(string)] = flat[i+1].(string)
+	}
+	return h
 }
 
 // unhandledOf decodes the {seq, body} rows of unhandled messages, sorted by seq.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -136,4 +137,69 @@ func TestConversationWithUnhandled(t *testing.T) {
 func contactHash(channel, contact string) string {
 	h := sha256.Sum256([]byte(channel + "\n" + contact))
 	return hex.EncodeToString(h[:])
+}
+
+// HeadOfLine reads the conversation, its pending delivery with the lowest seq and that delivery's
+// message in one command; once that delivery is sent the next one is the head, and with none pending
+// the delivery is nil.
+func TestHeadOfLine(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	var counted commandCounter
+	c.AddHook(&counted)
+	st := newStore(t, c, prefix)
+
+	conv, _, err := st.OpenConversation(ctx(), channels.ChannelSMS, "+886911222333", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, head, err := st.HeadOfLine(ctx(), conv.ID); err != nil || head != nil || got == nil || got.ID != conv.ID {
+		t.Fatalf("nothing pending: %+v %+v %v", got, head, err)
+	}
+	in, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: "+886911222333", Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, err := st.CommitTurn(ctx(), channels.Turn{Conversation: conv.ID, InboundSeq: in.Seq, Deliver: true,
+		State: []byte(`{"v":1}`), Replies: []channels.Message{{From: channels.FromBot, Text: "第一則"}, {From: channels.FromBot, Text: "第二則"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := counted.n.Load()
+	got, head, err := st.HeadOfLine(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.n.Load() - before; n != 1 {
+		t.Fatalf("%d commands, want 1", n)
+	}
+	all, err := st.Deliveries(ctx(), conv.ID)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("deliveries %+v %v", all, err)
+	}
+	want := all[0]
+	if got == nil || got.ID != conv.ID || string(got.State) != `{"v":1}` || head == nil ||
+		head.Seq != replies[0].Seq || head.Seq != want.Seq || head.Channel != want.Channel || head.Status != channels.DeliveryPending ||
+		head.PartsSent != want.PartsSent || head.Attempts != want.Attempts || !head.NextAt.Equal(want.NextAt) ||
+		!head.Created.Equal(want.Created) || head.Message == nil || head.Message.Text != "第一則" || head.Message.Seq != head.Seq ||
+		head.Message.Conversation != conv.ID || head.Message.Direction != channels.DirOut {
+		t.Fatalf("head %+v (message %+v) of %+v, want the first reply's delivery %+v", head, head.Message, got, want)
+	}
+
+	if err := st.DeliveryPartSent(ctx(), conv.ID, head.Seq, 0, "SM1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, head, err = st.HeadOfLine(ctx(), conv.ID); err != nil || head == nil || head.Seq != replies[1].Seq || head.Message.Text != "第二則" {
+		t.Fatalf("after the first was sent: %+v %v, want the second reply", head, err)
+	}
+	if err := st.DeliveryPartSent(ctx(), conv.ID, head.Seq, 0, "SM2", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, head, err = st.HeadOfLine(ctx(), conv.ID); err != nil || head != nil {
+		t.Fatalf("all sent: %+v %v, want none", head, err)
+	}
+	if got, head, err := st.HeadOfLine(ctx(), "no-such-conversation"); err != nil || got != nil || head != nil {
+		t.Fatalf("unknown conversation: %+v %+v %v, want nothing and no error", got, head, err)
+	}
 }

@@ -210,6 +210,22 @@ end
 return 1
 `)
 
+// deliveryFieldNames is the Lua list of a delivery's hash fields, given its prefix p ("<seq>:"), in
+// the order deliveryFields reads them.
+const deliveryFieldNames = `p .. 'channel', p .. 'status', p .. 'parts', p .. 'attempts', p .. 'next', p .. 'err', p .. 'created', p .. 'updated'`
+
+// headScript: KEYS dp dv conv msgs. Returns {the conversation's HGETALL} when nothing is pending,
+// else {HGETALL, seq, {channel status parts attempts next err created updated}, message body or false}
+// of the head of line (the pending seq with the lowest score).
+var headScript = redis.NewScript(`
+local conv = redis.call('HGETALL', KEYS[3])
+local h = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #h == 0 then return {conv} end
+local p = h[1] .. ':'
+local f = redis.call('HMGET', KEYS[2], ` + deliveryFieldNames + `)
+return {conv, tonumber(h[1]), f, redis.call('HGET', KEYS[4], h[1])}
+`)
+
 // dueScript: KEYS due; ARGV prefix maxMicros limit. Returns {conv, seq, fields...} of the heads of
 // line whose next attempt (µs) is at or before maxMicros, in due order; Go checks the exact time.
 var dueScript = redis.NewScript(`
@@ -218,8 +234,7 @@ for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT'
   local h = redis.call('ZRANGE', ARGV[1] .. 'dp:{' .. c .. '}', 0, 0)
   if #h > 0 then
     local p = h[1] .. ':'
-    local f = redis.call('HMGET', ARGV[1] .. 'dv:{' .. c .. '}', p .. 'channel', p .. 'status', p .. 'parts',
-      p .. 'attempts', p .. 'next', p .. 'err', p .. 'created', p .. 'updated')
+    local f = redis.call('HMGET', ARGV[1] .. 'dv:{' .. c .. '}', ` + deliveryFieldNames + `)
     out[#out + 1] = {c, h[1], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
   end
 end
