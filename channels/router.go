@@ -54,6 +54,17 @@ type Locker interface {
 	Lock(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(), err error)
 }
 
+// ReadingLocker is the optional capability of a Locker that, when it grants a conversation's lock,
+// also reads what the holder reads first: the conversation and its unhandled messages, as
+// FencedStore.ConversationWithUnhandled returns them, in the same step (one round trip instead of
+// two in the Redis deployment). Its Store must be the Router's. LockAndRead keeps Lock's rules; conv
+// is nil when there is no such conversation (the holder then reads it itself, and finds none).
+type ReadingLocker interface {
+	Locker
+	LockAndRead(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(),
+		conv *Conversation, unhandled []Message, err error)
+}
+
 // FencedStore is a Store whose commits can be fenced by a Locker's token (optional capability, asserted
 // by NewRouter when RouterConfig.Locker is set).
 //   - CommitTurnFenced is CommitTurn that stores nothing and fails with ErrStaleFence unless the lock
@@ -810,7 +821,19 @@ const maxFencedAttempts = 3
 func (r *Router) runLocked(j job) turnResult {
 	var res turnResult
 	for range maxFencedAttempts {
-		held, token, unlock, err := r.locker.Lock(r.ctx, j.conversation)
+		var (
+			held      context.Context
+			token     int64
+			unlock    func()
+			snapshot  *Conversation // with unhandled: read with the grant (ReadingLocker); nil: read now
+			unhandled []Message
+			err       error
+		)
+		if rl, ok := r.locker.(ReadingLocker); ok && !j.start {
+			held, token, unlock, snapshot, unhandled, err = rl.LockAndRead(r.ctx, j.conversation)
+		} else {
+			held, token, unlock, err = r.locker.Lock(r.ctx, j.conversation)
+		}
 		if err != nil {
 			r.log.Error("conversation lock", "conversation", j.conversation, "code", casesvc.ErrorCode(err))
 			res = turnResult{err: err} // left unhandled: a later message or Recover runs it
@@ -821,7 +844,7 @@ func (r *Router) runLocked(j job) turnResult {
 		if j.start {
 			res, _ = r.runStart(ctx, j.conversation, nil)
 		} else {
-			res = r.runThrough(ctx, j.msg)
+			res = r.runThrough(ctx, j.msg, snapshot, unhandled)
 		}
 		unlock()
 		if !errors.Is(res.err, ErrStaleFence) {
@@ -842,11 +865,14 @@ func (r *Router) runLocked(j job) turnResult {
 //
 // Under the lock the unhandled list read first is the truth for every turn run here (only a holder of
 // the lock commits, fenced), so no message is checked again before its turn, and the conversation
-// read with the list serves the first turn.
-func (r *Router) runThrough(ctx context.Context, m Message) turnResult {
-	conv, unhandled, err := r.store.(FencedStore).ConversationWithUnhandled(ctx, m.Conversation)
-	if err != nil {
-		return turnResult{err: err}
+// read with the list serves the first turn. conv and unhandled are that read when the lock came with
+// it (ReadingLocker); conv nil: it is read here.
+func (r *Router) runThrough(ctx context.Context, m Message, conv *Conversation, unhandled []Message) turnResult {
+	if conv == nil {
+		var err error
+		if conv, unhandled, err = r.store.(FencedStore).ConversationWithUnhandled(ctx, m.Conversation); err != nil {
+			return turnResult{err: err}
+		}
 	}
 	for _, e := range unhandled {
 		if e.Seq > m.Seq {

@@ -85,30 +85,81 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// acquireReadScript: acquireScript's KEYS and ARGV, then KEYS conv unh msgs. Returns {0} when taken,
+// else {token, the conversation's HGETALL, {seq, body} of each unhandled message (unsorted)}.
+var acquireReadScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local t = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'PX', ARGV[2])
+local unh, msgs = KEYS[4], KEYS[5]` + unhandledRows + `
+return {t, redis.call('HGETALL', KEYS[3]), out}
+`)
+
 // Lock waits for the conversation's lock; see channels.Locker.
 func (l *Locker) Lock(ctx context.Context, conversation string) (context.Context, int64, func(), error) {
+	held, token, unlock, _, err := l.lock(ctx, conversation, func(random string) (int64, []any, error) {
+		token, err := acquireScript.Run(ctx, l.rdb, []string{l.k.lock(conversation), l.k.fence(conversation)},
+			random, l.cfg.TTL.Milliseconds()).Int64()
+		return token, nil, err
+	})
+	return held, token, unlock, err
+}
+
+// LockAndRead is Lock that also reads the conversation and its unhandled messages with the grant, in
+// the same script (channels.ReadingLocker); the Locker's prefix is the Store's, as
+// Store.CommitTurnFenced already requires. conv is nil when there is no such conversation.
+func (l *Locker) LockAndRead(ctx context.Context, conversation string) (context.Context, int64, func(), *channels.Conversation, []channels.Message, error) {
+	held, token, unlock, res, err := l.lock(ctx, conversation, func(random string) (int64, []any, error) {
+		res, err := acquireReadScript.Run(ctx, l.rdb,
+			[]string{l.k.lock(conversation), l.k.fence(conversation), l.k.conv(conversation), l.k.unh(conversation), l.k.msgs(conversation)},
+			random, l.cfg.TTL.Milliseconds()).Slice()
+		if err != nil {
+			return 0, nil, err
+		}
+		return toInt(res[0]), res, nil
+	})
+	if err != nil {
+		return nil, 0, nil, nil, nil, err
+	}
+	conv, err := conversationOf(flatHash(res[1].([]any)))
+	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
+		return held, token, unlock, nil, nil, nil
+	} else if err != nil {
+		unlock()
+		return nil, 0, nil, nil, nil, err
+	}
+	unhandled, err := unhandledOf(conversation, res[2].([]any))
+	if err != nil {
+		unlock()
+		return nil, 0, nil, nil, nil, wrap("lock and read", err)
+	}
+	return held, token, unlock, conv, unhandled, nil
+}
+
+// lock waits for the conversation's lock: try runs the acquiring script with this grant's random
+// value and returns the token (0: taken) and what else the script read.
+func (l *Locker) lock(ctx context.Context, conversation string, try func(random string) (int64, []any, error)) (context.Context, int64, func(), []any, error) {
 	var b [16]byte
 	_, _ = crand.Read(b[:])
 	random := hex.EncodeToString(b[:])
 	lockKey := l.k.lock(conversation)
 	wait := time.Millisecond
 	for {
-		token, err := acquireScript.Run(ctx, l.rdb, []string{lockKey, l.k.fence(conversation)},
-			random, l.cfg.TTL.Milliseconds()).Int64()
+		token, res, err := try(random)
 		if err != nil {
-			return nil, 0, nil, wrap("lock", err)
+			return nil, 0, nil, nil, wrap("lock", err)
 		}
 		if token > 0 {
 			value := random + ":" + strconv.FormatInt(token, 10)
 			held, unlock := l.hold(ctx, lockKey, value)
-			return held, token, unlock, nil
+			return held, token, unlock, res, nil
 		}
 		// Taken: try again after a short, growing, jittered wait.
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, 0, nil, ctx.Err()
+			return nil, 0, nil, nil, ctx.Err()
 		case <-t.C:
 		}
 		wait = min(wait*2, l.cfg.Poll)
@@ -157,4 +208,4 @@ func (l *Locker) hold(ctx context.Context, lockKey, value string) (context.Conte
 }
 
 // Interface guards
-var _ channels.Locker = (*Locker)(nil)
+var _ channels.ReadingLocker = (*Locker)(nil)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"claimline/casesvc"
 	"claimline/channels"
+	"claimline/channels/redisstore"
 	"claimline/internal/testservices"
 )
 
@@ -201,5 +204,114 @@ func TestHeadOfLine(t *testing.T) {
 	}
 	if got, head, err := st.HeadOfLine(ctx(), "no-such-conversation"); err != nil || got != nil || head != nil {
 		t.Fatalf("unknown conversation: %+v %+v %v, want nothing and no error", got, head, err)
+	}
+}
+
+// LockAndRead grants the lock and reads the conversation and its unhandled messages in one command;
+// a taken lock is waited for as Lock waits; an unknown conversation gets the lock and no conversation.
+func TestLockAndRead(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	var counted commandCounter
+	c.AddHook(&counted)
+	st := newStore(t, c, prefix)
+	lk, err := redisstore.NewLocker(c, redisstore.LockerConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _, err := st.OpenConversation(ctx(), channels.ChannelWebchat, "visitor-2", "zh-TW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-2", Text: "你好"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first run of the script loads it; an unknown conversation is granted with no conversation.
+	_, token0, unlock0, none, unhandled0, err := lk.LockAndRead(ctx(), "no-such-conversation")
+	if err != nil || none != nil || unhandled0 != nil || token0 <= 0 {
+		t.Fatalf("unknown conversation: token %d, %+v %+v %v", token0, none, unhandled0, err)
+	}
+	unlock0()
+
+	before := counted.n.Load()
+	held, token, unlock, got, unhandled, err := lk.LockAndRead(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.n.Load() - before; n != 1 {
+		t.Fatalf("%d commands, want 1", n)
+	}
+	if held.Err() != nil || token <= 0 || got == nil || got.ID != conv.ID || got.LastSeq != m.Seq ||
+		len(unhandled) != 1 || unhandled[0].Seq != m.Seq || unhandled[0].Text != "你好" {
+		t.Fatalf("token %d, conversation %+v, unhandled %+v", token, got, unhandled)
+	}
+
+	// Taken: a second LockAndRead waits until the first is released, then gets a greater token.
+	type grant struct {
+		token int64
+		err   error
+	}
+	second := make(chan grant, 1)
+	go func() {
+		_, tk, un, _, _, err := lk.LockAndRead(ctx(), conv.ID)
+		if err == nil {
+			un()
+		}
+		second <- grant{tk, err}
+	}()
+	select {
+	case g := <-second:
+		t.Fatalf("granted while held: %+v", g)
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	if g := <-second; g.err != nil || g.token <= token {
+		t.Fatalf("after release: token %d (%v), want more than %d", g.token, g.err, token)
+	}
+}
+
+// A web chat turn of the scaled-out router costs six Redis commands: the message appended and
+// published, the lock granted with the conversation read, the turn committed and published, the
+// lock released (13 before 2026-12-03 evening, with the handoff service's read: see
+// docs/performance.md).
+func TestScaledOutTurnRoundTrips(t *testing.T) {
+	url := testservices.StartRedis(t)
+	c, prefix := client(t, url)
+	var counted commandCounter
+	c.AddHook(&counted)
+	st := newStore(t, c, prefix)
+	bus := newBus(t, c, st, prefix, redisstore.BusConfig{Poll: time.Hour})
+	lk, err := redisstore.NewLocker(c, redisstore.LockerConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := channels.NewRouter(channels.RouterConfig{Store: st, Dialog: newTracer(0), Bus: bus, Locker: lk,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	other, _ := client(t, url) // the test's own reads, not counted
+	watch := newStore(t, other, prefix)
+
+	say := func(id string) {
+		in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-3", ClientID: id, Text: "q" + id}
+		done := make(chan error, 1)
+		if err := r.Converse(ctx(), in, func(_ channels.Stored, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		waitAllHandled(t, watch)
+		time.Sleep(50 * time.Millisecond) // the bus's publisher sends the replies' publish
+	}
+	say("1") // opens the conversation, greets, loads the scripts
+	say("2")
+	before := counted.n.Load()
+	say("3")
+	if n := counted.n.Load() - before; n > 6 {
+		t.Fatalf("a turn cost %d Redis commands, want at most 6", n)
 	}
 }
