@@ -36,6 +36,10 @@ type server struct {
 	blobs  casesvc.Blobs
 	loc    *time.Location
 	now    func() time.Time
+	// service marks the internal API: the gateways' calls, a few per customer turn. Their
+	// successful requests are logged at debug level (the request metrics count them), so a busy
+	// gateway does not fill the case service's log; refusals and failures stay visible.
+	service bool
 }
 
 // Option configures the API.
@@ -157,7 +161,17 @@ func (s *server) wrap(h http.Handler) http.Handler {
 					s.error(rec, r, errors.New("panic"))
 				}
 			}
-			s.logger.Info("casesvc http", "method", r.Method, "route", r.Pattern, "status", rec.status,
+			level := slog.LevelInfo
+			switch {
+			case rec.status >= 500:
+				level = slog.LevelWarn
+			case s.service && rec.status < 400:
+				level = slog.LevelDebug
+			}
+			if !s.logger.Enabled(r.Context(), level) {
+				return
+			}
+			s.logger.Log(r.Context(), level, "casesvc http", "method", r.Method, "route", r.Pattern, "status", rec.status,
 				"role", string(rec.role), "duration", time.Since(start))
 		}()
 		h.ServeHTTP(rec, r)

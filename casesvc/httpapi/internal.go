@@ -210,7 +210,7 @@ func NewInternal(svc casesvc.Service, token string, logger *slog.Logger, opts ..
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{svc: svc, auth: &Authenticator{}, logger: logger, now: time.Now}
+	s := &server{svc: svc, auth: &Authenticator{}, logger: logger, now: time.Now, service: true}
 	for _, o := range opts {
 		o(s)
 	}
