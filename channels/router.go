@@ -829,7 +829,7 @@ func (r *Router) runLocked(j job) turnResult {
 			unhandled []Message
 			err       error
 		)
-		if rl, ok := r.locker.(ReadingLocker); ok && !j.start {
+		if rl, ok := r.locker.(ReadingLocker); ok {
 			held, token, unlock, snapshot, unhandled, err = rl.LockAndRead(r.ctx, j.conversation)
 		} else {
 			held, token, unlock, err = r.locker.Lock(r.ctx, j.conversation)
@@ -842,7 +842,7 @@ func (r *Router) runLocked(j job) turnResult {
 		ctx := context.WithValue(held, fenceKey{}, token)
 		// Other nodes run turns too: read the conversation under the lock and check every message.
 		if j.start {
-			res, _ = r.runStart(ctx, j.conversation, nil)
+			res, _ = r.runStart(ctx, j.conversation, snapshot) // snapshot nil: read it
 		} else {
 			res = r.runThrough(ctx, j.msg, snapshot, unhandled)
 		}
