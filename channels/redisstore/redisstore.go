@@ -191,15 +191,28 @@ func (s *Store) OpenConversationID(ctx context.Context, channel, contact, lang s
 	return c.ID, nil
 }
 
-// FindConversation returns the conversation of (channel, contact) or ENOTFOUND.
+// FindConversation returns the conversation of (channel, contact) or ENOTFOUND. A contact seen
+// before skips the lookup of its id (see OpenConversationID).
 func (s *Store) FindConversation(ctx context.Context, channel, contact string) (*channels.Conversation, error) {
-	id, err := s.rdb.Get(ctx, s.k.contact(channel, contact)).Result()
+	key := s.k.contact(channel, contact)
+	if id, ok := s.ids.get(key); ok {
+		c, err := s.Conversation(ctx, id)
+		if casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+			return c, err
+		}
+		s.ids.forget(id) // lost by Redis: look the contact up again
+	}
+	id, err := s.rdb.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
 	} else if err != nil {
 		return nil, wrap("find conversation", err)
 	}
-	return s.Conversation(ctx, id)
+	c, err := s.Conversation(ctx, id)
+	if err == nil {
+		s.ids.put(key, id)
+	}
+	return c, err
 }
 
 // Conversation returns a conversation by id or ENOTFOUND.

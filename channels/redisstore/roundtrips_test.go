@@ -35,9 +35,9 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	}
 }
 
-// A contact seen before gets its conversation id with no round trip; the id is OpenConversation's;
-// a conversation Redis lost is forgotten at the first message that finds it missing, and the next
-// message opens a new one.
+// A contact seen before gets its conversation id with no round trip (and FindConversation with the
+// conversation's read only); the id is OpenConversation's; a conversation Redis lost is forgotten at
+// the first read or message that finds it missing, and the next message opens a new one.
 func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
 	url := testservices.StartRedis(t)
 	c, prefix := client(t, url)
@@ -61,6 +61,13 @@ func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
 	if n := counted.n.Load() - before; n != 0 {
 		t.Fatalf("a known contact cost %d commands, want 0", n)
 	}
+	before = counted.n.Load()
+	if found, err := st.FindConversation(ctx(), channels.ChannelSMS, "+886912345678"); err != nil || found.ID != id {
+		t.Fatalf("find: %+v %v, want %q", found, err, id)
+	}
+	if n := counted.n.Load() - before; n != 1 {
+		t.Fatalf("finding a known contact cost %d commands, want 1 (the conversation's read)", n)
+	}
 	other, err := st.OpenConversationID(ctx(), channels.ChannelTelegram, "+886912345678", "zh-TW")
 	if err != nil || other == id {
 		t.Fatalf("another channel's contact got %q (%v), the SMS conversation is %q", other, err, id)
@@ -69,6 +76,9 @@ func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
 	// Redis loses the conversation (say, run without its append-only file and restarted).
 	if err := c.Del(ctx(), prefix+"conv:{"+id+"}", prefix+"contact:"+contactHash(channels.ChannelSMS, "+886912345678")).Err(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := st.FindConversation(ctx(), channels.ChannelSMS, "+886912345678"); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
+		t.Fatalf("find the lost conversation: %v, want ENOTFOUND", err)
 	}
 	in := channels.Inbound{Channel: channels.ChannelSMS, Contact: "+886912345678", Text: "hello"}
 	if _, _, err := st.AppendInbound(ctx(), id, in); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
