@@ -46,6 +46,7 @@ func TestStore(t *testing.T, open func(t *testing.T) channels.Store) {
 		{"DeliveryRetryAndFailed", testRetryFailed},
 		{"ReceiptStatusForwardOnly", testReceiptStatus},
 		{"OutboxDepth", testOutboxDepth},
+		{"OpenConversationID", testOpenConversationID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +130,34 @@ func testConversations(t *testing.T, s channels.Store) {
 	byID, err := s.Conversation(ctx, c.ID)
 	if err != nil || byID.ID != c.ID || byID.Contact != c.Contact || byID.Channel != c.Channel {
 		t.Fatalf("by id: %v %+v", err, byID)
+	}
+}
+
+// testOpenConversationID: a store with the optional ConversationIDOpener answers the ids
+// OpenConversation gives, for a new contact (creating its conversation) and a known one.
+func testOpenConversationID(t *testing.T, s channels.Store) {
+	o, ok := s.(channels.ConversationIDOpener)
+	if !ok {
+		t.Skip("the store has no ConversationIDOpener")
+	}
+	_, err := o.OpenConversationID(ctx, "", "x", "en")
+	wantCode(t, "open id without channel", err, casesvc.EINVALID)
+	id, err := o.OpenConversationID(ctx, channels.ChannelTelegram, "tg-42", "en")
+	if err != nil || id == "" {
+		t.Fatalf("new contact: %q %v", id, err)
+	}
+	c, err := s.FindConversation(ctx, channels.ChannelTelegram, "tg-42")
+	if err != nil || c.ID != id || c.Lang != "en" {
+		t.Fatalf("the conversation opened: %+v %v, want id %q", c, err, id)
+	}
+	known := newConv(t, s, "+886933444555")
+	for range 2 { // the second from whatever the store keeps
+		if id, err := o.OpenConversationID(ctx, channels.ChannelWebchat, "+886933444555", "en"); err != nil || id != known.ID {
+			t.Fatalf("known contact: %q %v, want %q", id, err, known.ID)
+		}
+	}
+	if id, err := o.OpenConversationID(ctx, channels.ChannelSMS, "+886933444555", "en"); err != nil || id == known.ID {
+		t.Fatalf("the same contact on another channel: %q %v", id, err)
 	}
 }
 
