@@ -65,13 +65,18 @@ func NewLocker(rdb redis.UniversalClient, cfg LockerConfig) (*Locker, error) {
 	return &Locker{rdb: rdb, cfg: cfg, k: keys(cfg.Prefix)}, nil
 }
 
-// acquireScript: KEYS lock fence; ARGV random ttlMillis. Returns the new token, or 0 when taken.
-var acquireScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+// acquire is the Lua that takes the lock (KEYS[1]) with the next token t of its fence (KEYS[2]),
+// ARGV random ttlMillis, or returns taken when the lock is held.
+func acquire(taken string) string {
+	return `
+if redis.call('EXISTS', KEYS[1]) == 1 then return ` + taken + ` end
 local t = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'PX', ARGV[2])
-return t
-`)
+`
+}
+
+// acquireScript: KEYS lock fence; ARGV random ttlMillis. Returns the new token, or 0 when taken.
+var acquireScript = redis.NewScript(acquire("0") + `return t`)
 
 // renewScript: KEYS lock; ARGV value ttlMillis. Returns 1 when still held (and extended), else 0.
 var renewScript = redis.NewScript(`
@@ -87,13 +92,8 @@ return 0
 
 // acquireReadScript: acquireScript's KEYS and ARGV, then KEYS conv unh msgs. Returns {0} when taken,
 // else {token, the conversation's HGETALL, {seq, body} of each unhandled message (unsorted)}.
-var acquireReadScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-local t = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'PX', ARGV[2])
-local unh, msgs = KEYS[4], KEYS[5]` + unhandledRows + `
-return {t, redis.call('HGETALL', KEYS[3]), out}
-`)
+var acquireReadScript = redis.NewScript(acquire("{0}") + `local unh, msgs = KEYS[4], KEYS[5]` + unhandledRows +
+	`return {t, redis.call('HGETALL', KEYS[3]), out}`)
 
 // Lock waits for the conversation's lock; see channels.Locker.
 func (l *Locker) Lock(ctx context.Context, conversation string) (context.Context, int64, func(), error) {
