@@ -369,34 +369,15 @@ func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
 		return true
 	}
 	defer unlock()
-	if hr, ok := r.store.(HeadReader); ok {
-		conv, head, err := hr.HeadOfLine(held, d.Conversation)
-		if err != nil {
-			if held.Err() == nil {
-				r.log.Error("outbox read head of line", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
-			}
-			return false // the next poll reads it again
-		}
-		if head != nil && !head.NextAt.After(r.now()) {
-			l.deliver(held, *head, conv)
-		}
-		return false
-	}
-	all, err := r.store.Deliveries(held, d.Conversation)
+	conv, head, err := r.store.(FencedStore).HeadOfLine(held, d.Conversation)
 	if err != nil {
 		if held.Err() == nil {
-			r.log.Error("outbox read deliveries", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
+			r.log.Error("outbox read head of line", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
 		}
 		return false // the next poll reads it again
 	}
-	for _, head := range all { // in seq order: the first pending one is the head of line
-		if head.Status != DeliveryPending {
-			continue
-		}
-		if !head.NextAt.After(r.now()) {
-			l.deliver(held, head, nil)
-		}
-		break
+	if head != nil && !head.NextAt.After(r.now()) {
+		l.deliver(held, *head, conv)
 	}
 	return false
 }
@@ -436,7 +417,7 @@ func (l *deliveryLoop) deliver(ctx context.Context, d Delivery, conv *Conversati
 		return
 	}
 	var err error
-	if conv == nil || conv.ID != d.Conversation {
+	if conv == nil {
 		conv, err = r.store.Conversation(ctx, d.Conversation)
 	}
 	var msgs []Message

@@ -50,17 +50,12 @@ type RouterConfig struct {
 //     context (derived from ctx) is cancelled when the lock is lost, so a turn stops early; a commit
 //     under a lost lock is refused by FencedStore.CommitTurnFenced anyway.
 //   - unlock releases the lock only while this grant holds it; it is idempotent.
+//   - LockAndRead is Lock that also reads, with the grant, what a turn's holder reads first: the
+//     conversation from the Router's store (nil when there is none) and its unhandled inbound
+//     messages in seq order, as FencedStore.ConversationUnhandled returns them (in the Redis
+//     deployment one round trip instead of three).
 type Locker interface {
 	Lock(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(), err error)
-}
-
-// ReadingLocker is the optional capability of a Locker that, when it grants a conversation's lock,
-// also reads what the holder reads first: the conversation and its unhandled messages, as
-// FencedStore.ConversationWithUnhandled returns them, in the same step (one round trip instead of
-// two in the Redis deployment). Its Store must be the Router's. LockAndRead keeps Lock's rules; conv
-// is nil when there is no such conversation (the holder then reads it itself, and finds none).
-type ReadingLocker interface {
-	Locker
 	LockAndRead(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(),
 		conv *Conversation, unhandled []Message, err error)
 }
@@ -72,14 +67,15 @@ type ReadingLocker interface {
 //     that a newer grant overtook, must not write).
 //   - ConversationUnhandled returns one conversation's unhandled inbound messages in seq order, so the
 //     lock holder can run turns stored by other nodes first.
-//   - ConversationWithUnhandled returns the conversation (ENOTFOUND when there is none) and its
-//     unhandled inbound messages in seq order, read together in one consistent snapshot: what the lock
-//     holder reads before it runs turns, in one round trip rather than two.
+//   - HeadOfLine returns what the outbox reads under the delivery lock before a send, in one read:
+//     the conversation (nil when there is none) and its head of line (the pending delivery with the
+//     lowest seq) with Message set (nil when the message is missing), or a nil delivery when none is
+//     pending. Receipts are left out.
 type FencedStore interface {
 	Store
 	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
-	ConversationWithUnhandled(ctx context.Context, conversation string) (*Conversation, []Message, error)
+	HeadOfLine(ctx context.Context, conversation string) (*Conversation, *Delivery, error)
 }
 
 // StalledLister is the optional capability of a FencedStore behind Router.Sweep (scaled-out mode):
@@ -821,19 +817,7 @@ const maxFencedAttempts = 3
 func (r *Router) runLocked(j job) turnResult {
 	var res turnResult
 	for range maxFencedAttempts {
-		var (
-			held      context.Context
-			token     int64
-			unlock    func()
-			snapshot  *Conversation // with unhandled: read with the grant (ReadingLocker); nil: read now
-			unhandled []Message
-			err       error
-		)
-		if rl, ok := r.locker.(ReadingLocker); ok {
-			held, token, unlock, snapshot, unhandled, err = rl.LockAndRead(r.ctx, j.conversation)
-		} else {
-			held, token, unlock, err = r.locker.Lock(r.ctx, j.conversation)
-		}
+		held, token, unlock, conv, unhandled, err := r.locker.LockAndRead(r.ctx, j.conversation)
 		if err != nil {
 			r.log.Error("conversation lock", "conversation", j.conversation, "code", casesvc.ErrorCode(err))
 			res = turnResult{err: err} // left unhandled: a later message or Recover runs it
@@ -841,10 +825,13 @@ func (r *Router) runLocked(j job) turnResult {
 		}
 		ctx := context.WithValue(held, fenceKey{}, token)
 		// Other nodes run turns too: read the conversation under the lock and check every message.
-		if j.start {
-			res, _ = r.runStart(ctx, j.conversation, snapshot) // snapshot nil: read it
-		} else {
-			res = r.runThrough(ctx, j.msg, snapshot, unhandled)
+		switch {
+		case conv == nil:
+			res = turnResult{err: casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")}
+		case j.start:
+			res, _ = r.runStart(ctx, j.conversation, conv)
+		default:
+			res = r.runThrough(ctx, j.msg, conv, unhandled)
 		}
 		unlock()
 		if !errors.Is(res.err, ErrStaleFence) {
@@ -863,17 +850,10 @@ func (r *Router) runLocked(j job) turnResult {
 // stored replies. It returns ErrStaleFence when the lock was lost; other failures leave that message
 // unhandled (as in the in-process path) and go on.
 //
-// Under the lock the unhandled list read first is the truth for every turn run here (only a holder of
-// the lock commits, fenced), so no message is checked again before its turn, and the conversation
-// read with the list serves the first turn. conv and unhandled are that read when the lock came with
-// it (ReadingLocker); conv nil: it is read here.
+// conv and unhandled are what the lock was granted with (Locker.LockAndRead). Under the lock that
+// unhandled list is the truth for every turn run here (only a holder of the lock commits, fenced), so
+// no message is checked again before its turn, and conv serves the first turn.
 func (r *Router) runThrough(ctx context.Context, m Message, conv *Conversation, unhandled []Message) turnResult {
-	if conv == nil {
-		var err error
-		if conv, unhandled, err = r.store.(FencedStore).ConversationWithUnhandled(ctx, m.Conversation); err != nil {
-			return turnResult{err: err}
-		}
-	}
 	for _, e := range unhandled {
 		if e.Seq > m.Seq {
 			break

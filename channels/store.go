@@ -98,17 +98,6 @@ type ConversationIDOpener interface {
 	OpenConversationID(ctx context.Context, channel, contact, lang string) (string, error)
 }
 
-// HeadReader is the optional capability of a Store that reads what the outbox needs before a send in
-// one read: the conversation's head of line (its pending delivery with the lowest seq), that
-// delivery's message and the conversation. The outbox under a Locker reads it again under the
-// delivery lock before every send; the Redis store answers it in one round trip instead of three.
-//   - HeadOfLine returns the conversation (nil when there is none), and the head of line with
-//     Message set (Message nil when the message is missing), or a nil delivery when none is pending.
-//     Receipts are left out.
-type HeadReader interface {
-	HeadOfLine(ctx context.Context, conversation string) (*Conversation, *Delivery, error)
-}
-
 // ErrSeqMoved is CommitInbound's refusal of a turn that ran on an older conversation (compare with
 // errors.Is): a message was stored since the turn read the conversation.
 var ErrSeqMoved = casesvc.Errorf(casesvc.ECONFLICT, "A message was stored since the turn began.")

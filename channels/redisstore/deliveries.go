@@ -48,7 +48,7 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 }
 
 // HeadOfLine returns the conversation, its head-of-line pending delivery and that delivery's message
-// in one script (channels.HeadReader: what the outbox reads under the delivery lock before a send).
+// in one script (channels.FencedStore: what the outbox reads under the delivery lock before a send).
 func (s *Store) HeadOfLine(ctx context.Context, conversation string) (*channels.Conversation, *channels.Delivery, error) {
 	res, err := headScript.Run(ctx, s.rdb,
 		[]string{s.k.dp(conversation), s.k.dv(conversation), s.k.conv(conversation), s.k.msgs(conversation)}).Slice()

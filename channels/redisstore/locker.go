@@ -106,7 +106,7 @@ func (l *Locker) Lock(ctx context.Context, conversation string) (context.Context
 }
 
 // LockAndRead is Lock that also reads the conversation and its unhandled messages with the grant, in
-// the same script (channels.ReadingLocker); the Locker's prefix is the Store's, as
+// the same script (see channels.Locker); the Locker's prefix is the Store's, as
 // Store.CommitTurnFenced already requires. conv is nil when there is no such conversation.
 func (l *Locker) LockAndRead(ctx context.Context, conversation string) (context.Context, int64, func(), *channels.Conversation, []channels.Message, error) {
 	held, token, unlock, res, err := l.lock(ctx, conversation, func(random string) (int64, []any, error) {
@@ -208,4 +208,4 @@ func (l *Locker) hold(ctx context.Context, lockKey, value string) (context.Conte
 }
 
 // Interface guards
-var _ channels.ReadingLocker = (*Locker)(nil)
+var _ channels.Locker = (*Locker)(nil)

@@ -414,25 +414,6 @@ func (s *Store) ConversationUnhandled(ctx context.Context, conversation string) 
 	return out, nil
 }
 
-// ConversationWithUnhandled returns the conversation and its unhandled inbound messages in seq order,
-// read in one script (channels.FencedStore: the lock holder's first read).
-func (s *Store) ConversationWithUnhandled(ctx context.Context, conversation string) (*channels.Conversation, []channels.Message, error) {
-	res, err := withUnhandledScript.Run(ctx, s.rdb,
-		[]string{s.k.conv(conversation), s.k.unh(conversation), s.k.msgs(conversation)}).Slice()
-	if err != nil {
-		return nil, nil, wrap("conversation and unhandled", err)
-	}
-	c, err := conversationOf(flatHash(res[0].([]any)))
-	if err != nil {
-		return nil, nil, err
-	}
-	msgs, err := unhandledOf(conversation, res[1].([]any))
-	if err != nil {
-		return nil, nil, wrap("conversation and unhandled", err)
-	}
-	return c, msgs, nil
-}
-
 // flatHash is a hash read by HGETALL inside a script (field, value, field, value, …).
 func flatHash(flat []any) map[string]string {
 	h := make(map[string]string, len(flat)/2)

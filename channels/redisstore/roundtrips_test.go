@@ -35,15 +35,20 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	}
 }
 
+// countedStore is a Store on a fresh redis-server whose client counts the commands it sends.
+func countedStore(t *testing.T) (*redis.Client, string, *commandCounter, *redisstore.Store) {
+	t.Helper()
+	c, prefix := client(t, testservices.StartRedis(t))
+	counted := &commandCounter{}
+	c.AddHook(counted)
+	return c, prefix, counted, newStore(t, c, prefix)
+}
+
 // A contact seen before gets its conversation id with no round trip (and FindConversation with the
 // conversation's read only); the id is OpenConversation's; a conversation Redis lost is forgotten at
 // the first read or message that finds it missing, and the next message opens a new one.
 func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
-	url := testservices.StartRedis(t)
-	c, prefix := client(t, url)
-	var counted commandCounter
-	c.AddHook(&counted)
-	st := newStore(t, c, prefix)
+	c, prefix, counted, st := countedStore(t)
 
 	id, err := st.OpenConversationID(ctx(), channels.ChannelSMS, "+886912345678", "zh-TW")
 	if err != nil {
@@ -93,59 +98,6 @@ func TestOpenConversationIDKnownContactCostsNoRoundTrip(t *testing.T) {
 	}
 }
 
-// ConversationWithUnhandled reads the conversation and its unhandled messages, in seq order, in one
-// command (the Lua script has it read both in one snapshot); ENOTFOUND for an unknown conversation.
-func TestConversationWithUnhandled(t *testing.T) {
-	url := testservices.StartRedis(t)
-	c, prefix := client(t, url)
-	var counted commandCounter
-	c.AddHook(&counted)
-	st := newStore(t, c, prefix)
-
-	conv, _, err := st.OpenConversation(ctx(), channels.ChannelWebchat, "visitor-1", "en")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seqs []int64
-	for _, text := range []string{"one", "two", "three"} {
-		m, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-1", Text: text, ClientID: text})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seqs = append(seqs, m.Seq)
-	}
-	if _, err := st.CommitTurn(ctx(), channels.Turn{Conversation: conv.ID, InboundSeq: seqs[0], State: []byte(`{"v":1}`),
-		Replies: []channels.Message{{From: channels.FromBot, Text: "first answer"}}}); err != nil {
-		t.Fatal(err)
-	}
-
-	// The first run of the script loads it (EVALSHA, then EVAL); it stays loaded.
-	if _, _, err := st.ConversationWithUnhandled(ctx(), "no-such-conversation"); casesvc.ErrorCode(err) != casesvc.ENOTFOUND {
-		t.Fatalf("unknown conversation: %v, want ENOTFOUND", err)
-	}
-	before := counted.n.Load()
-	got, unhandled, err := st.ConversationWithUnhandled(ctx(), conv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := counted.n.Load() - before; n != 1 {
-		t.Fatalf("%d commands, want 1", n)
-	}
-	want, err := st.Conversation(ctx(), conv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != want.ID || got.Channel != want.Channel || got.Contact != want.Contact || got.Lang != want.Lang ||
-		string(got.State) != `{"v":1}` || got.LastSeq != want.LastSeq || got.Started != want.Started ||
-		!got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
-		t.Fatalf("conversation %+v, Conversation reads %+v", got, want)
-	}
-	if len(unhandled) != 2 || unhandled[0].Seq != seqs[1] || unhandled[1].Seq != seqs[2] ||
-		unhandled[0].Text != "two" || unhandled[1].Text != "three" || unhandled[0].Handled {
-		t.Fatalf("unhandled %+v, want the messages %v and %v", unhandled, seqs[1], seqs[2])
-	}
-}
-
 // contactHash is the hashed part of a contact's key (the package comment's contact:<sha256>).
 func contactHash(channel, contact string) string {
 	h := sha256.Sum256([]byte(channel + "\n" + contact))
@@ -156,11 +108,7 @@ func contactHash(channel, contact string) string {
 // message in one command; once that delivery is sent the next one is the head, and with none pending
 // the delivery is nil.
 func TestHeadOfLine(t *testing.T) {
-	url := testservices.StartRedis(t)
-	c, prefix := client(t, url)
-	var counted commandCounter
-	c.AddHook(&counted)
-	st := newStore(t, c, prefix)
+	_, _, counted, st := countedStore(t)
 
 	conv, _, err := st.OpenConversation(ctx(), channels.ChannelSMS, "+886911222333", "zh-TW")
 	if err != nil {
@@ -217,14 +165,11 @@ func TestHeadOfLine(t *testing.T) {
 	}
 }
 
-// LockAndRead grants the lock and reads the conversation and its unhandled messages in one command;
-// a taken lock is waited for as Lock waits; an unknown conversation gets the lock and no conversation.
+// LockAndRead grants the lock and reads, in one command (one Lua script, one snapshot), the
+// conversation as Conversation reads it and its unhandled messages in seq order; a taken lock is
+// waited for as Lock waits; an unknown conversation gets the lock and no conversation.
 func TestLockAndRead(t *testing.T) {
-	url := testservices.StartRedis(t)
-	c, prefix := client(t, url)
-	var counted commandCounter
-	c.AddHook(&counted)
-	st := newStore(t, c, prefix)
+	c, prefix, counted, st := countedStore(t)
 	lk, err := redisstore.NewLocker(c, redisstore.LockerConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -233,11 +178,20 @@ func TestLockAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-2", Text: "你好"})
-	if err != nil {
+	var seqs []int64
+	for _, text := range []string{"一", "二", "三"} {
+		m, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "visitor-2", Text: text, ClientID: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	if _, err := st.CommitTurn(ctx(), channels.Turn{Conversation: conv.ID, InboundSeq: seqs[0], State: []byte(`{"v":1}`),
+		Replies: []channels.Message{{From: channels.FromBot, Text: "first answer"}}}); err != nil {
 		t.Fatal(err)
 	}
-	// The first run of the script loads it; an unknown conversation is granted with no conversation.
+	// The first run of the script loads it (EVALSHA, then EVAL); an unknown conversation is granted
+	// with no conversation.
 	_, token0, unlock0, none, unhandled0, err := lk.LockAndRead(ctx(), "no-such-conversation")
 	if err != nil || none != nil || unhandled0 != nil || token0 <= 0 {
 		t.Fatalf("unknown conversation: token %d, %+v %+v %v", token0, none, unhandled0, err)
@@ -252,9 +206,21 @@ func TestLockAndRead(t *testing.T) {
 	if n := counted.n.Load() - before; n != 1 {
 		t.Fatalf("%d commands, want 1", n)
 	}
-	if held.Err() != nil || token <= 0 || got == nil || got.ID != conv.ID || got.LastSeq != m.Seq ||
-		len(unhandled) != 1 || unhandled[0].Seq != m.Seq || unhandled[0].Text != "你好" {
-		t.Fatalf("token %d, conversation %+v, unhandled %+v", token, got, unhandled)
+	want, err := st.Conversation(ctx(), conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.Err() != nil || token <= 0 || got == nil {
+		t.Fatalf("token %d, conversation %+v", token, got)
+	}
+	if got.ID != want.ID || got.Channel != want.Channel || got.Contact != want.Contact || got.Lang != want.Lang ||
+		string(got.State) != `{"v":1}` || got.LastSeq != want.LastSeq || got.Started != want.Started ||
+		!got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
+		t.Fatalf("conversation %+v, Conversation reads %+v", got, want)
+	}
+	if len(unhandled) != 2 || unhandled[0].Seq != seqs[1] || unhandled[1].Seq != seqs[2] ||
+		unhandled[0].Text != "二" || unhandled[1].Text != "三" || unhandled[0].Handled {
+		t.Fatalf("unhandled %+v, want the messages %v and %v", unhandled, seqs[1], seqs[2])
 	}
 
 	// Taken: a second LockAndRead waits until the first is released, then gets a greater token.
@@ -286,11 +252,7 @@ func TestLockAndRead(t *testing.T) {
 // lock released (13 before 2026-12-03 evening, with the handoff service's read: see
 // docs/performance.md).
 func TestScaledOutTurnRoundTrips(t *testing.T) {
-	url := testservices.StartRedis(t)
-	c, prefix := client(t, url)
-	var counted commandCounter
-	c.AddHook(&counted)
-	st := newStore(t, c, prefix)
+	c, prefix, counted, st := countedStore(t)
 	bus := newBus(t, c, st, prefix, redisstore.BusConfig{Poll: time.Hour})
 	lk, err := redisstore.NewLocker(c, redisstore.LockerConfig{Prefix: prefix})
 	if err != nil {
@@ -302,7 +264,8 @@ func TestScaledOutTurnRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
-	other, _ := client(t, url) // the test's own reads, not counted
+	other := redis.NewClient(c.Options()) // the test's own reads, not counted
+	t.Cleanup(func() { other.Close() })
 	watch := newStore(t, other, prefix)
 
 	say := func(id string) {

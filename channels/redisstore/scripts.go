@@ -125,11 +125,6 @@ end
 // unhandledScript: KEYS unh msgs. Returns {seq, body} of each unhandled message (unsorted).
 var unhandledScript = redis.NewScript(`local unh, msgs = KEYS[1], KEYS[2]` + unhandledRows + `return out`)
 
-// withUnhandledScript: KEYS conv unh msgs. Returns {the conversation's HGETALL, {seq, body} of each
-// unhandled message (unsorted)}.
-var withUnhandledScript = redis.NewScript(`local unh, msgs = KEYS[2], KEYS[3]` + unhandledRows +
-	`return {redis.call('HGETALL', KEYS[1]), out}`)
-
 // messagesScript: KEYS conv msgs unh; ARGV afterSeq limit. Seqs have no gaps, so the range is read
 // by index. Returns {seq, body, unhandled 0|1} in seq order.
 var messagesScript = redis.NewScript(`

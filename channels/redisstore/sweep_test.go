@@ -23,6 +23,11 @@ func (l stuckLocker) Lock(ctx context.Context, conversation string) (context.Con
 	return nil, 0, nil, ctx.Err()
 }
 
+func (l stuckLocker) LockAndRead(ctx context.Context, conversation string) (context.Context, int64, func(), *channels.Conversation, []channels.Message, error) {
+	_, _, _, err := l.Lock(ctx, conversation)
+	return nil, 0, nil, nil, nil, err
+}
+
 // A message stored through node A whose turn never runs there (A is gone before it takes the lock) is
 // answered by node B's sweep, exactly once, after the earlier unanswered message of the same
 // conversation and in seq order; sweeping again finds nothing and answers nothing twice.
