@@ -126,18 +126,6 @@ func (c *convCache) find(channel, contact string) (*channels.Conversation, bool)
 	return copyConv(conv), true
 }
 
-// findID is find without the copy: the cached conversation's id alone.
-func (c *convCache) findID(channel, contact string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.byKey[convKey{channel, contact}]
-	if !ok {
-		return "", false
-	}
-	_, ok = c.byID[id]
-	return id, ok
-}
-
 // bump marks a commit about to happen (see fill).
 func (c *convCache) bump() {
 	c.mu.Lock()

@@ -431,19 +431,6 @@ func (s *Store) OpenConversation(ctx context.Context, channel, contact, lang str
 	return c, false, err
 }
 
-// OpenConversationID is OpenConversation answering the id alone (channels.ConversationIDOpener):
-// a conversation in the cache is answered without copying its state.
-func (s *Store) OpenConversationID(ctx context.Context, channel, contact, lang string) (string, error) {
-	if id, ok := s.cache.findID(channel, contact); ok {
-		return id, nil
-	}
-	c, _, err := s.OpenConversation(ctx, channel, contact, lang)
-	if err != nil {
-		return "", err
-	}
-	return c.ID, nil
-}
-
 // FindConversation returns the conversation of (channel, contact) or ENOTFOUND.
 func (s *Store) FindConversation(ctx context.Context, channel, contact string) (*channels.Conversation, error) {
 	if c, ok := s.cache.find(channel, contact); ok {
