@@ -168,9 +168,6 @@ func (s *server) wrap(h http.Handler) http.Handler {
 			case s.service && rec.status < 400:
 				level = slog.LevelDebug
 			}
-			if !s.logger.Enabled(r.Context(), level) {
-				return
-			}
 			s.logger.Log(r.Context(), level, "casesvc http", "method", r.Method, "route", r.Pattern, "status", rec.status,
 				"role", string(rec.role), "duration", time.Since(start))
 		}()

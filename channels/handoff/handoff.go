@@ -233,11 +233,11 @@ type Service struct {
 	seen  seenCache  // conversations already noted in handoff_conversations
 	notes *noteQueue // embedded: notes not written yet (noteConversation); nil with Redis
 
-	// queuedHere are the conversations whose hold this process queued (RequestHandoff) and whose
-	// turn's AfterTurn has not run yet. With Redis, AfterTurn reads the shared holds only for them:
-	// a pending hold is made by RequestHandoff alone, and the turn that asked for it runs its
-	// AfterTurn under the same conversation lock (should this process die first, the tick announces
-	// the hold after 15 s, as it did before).
+	// queuedHere (with Redis only) are the conversations whose hold this process queued
+	// (RequestHandoff) and whose turn's AfterTurn has not run yet. AfterTurn reads the shared holds
+	// only for them: a pending hold is made by RequestHandoff alone, and the turn that asked for it
+	// runs its AfterTurn under the same conversation lock (should this process die first, the tick
+	// announces the hold after 15 s, as it did before).
 	queuedMu   sync.Mutex
 	queuedHere map[string]struct{}
 }
@@ -473,12 +473,14 @@ func (s *Service) RequestHandoff(ctx context.Context, r dialog.HandoffRequest) e
 	}
 	s.holds[h.Conversation] = h
 	s.end(ctx)
-	s.queuedMu.Lock()
-	if s.queuedHere == nil {
-		s.queuedHere = make(map[string]struct{})
+	if s.sh != nil {
+		s.queuedMu.Lock()
+		if s.queuedHere == nil {
+			s.queuedHere = make(map[string]struct{})
+		}
+		s.queuedHere[h.Conversation] = struct{}{}
+		s.queuedMu.Unlock()
 	}
-	s.queuedHere[h.Conversation] = struct{}{}
-	s.queuedMu.Unlock()
 	s.noteConversation(ctx, h.Conversation, h.Channel, now)
 	s.cfg.Metrics.handoff(h.Reason)
 	s.log.Info("handoff queued", "conversation", h.Conversation, "priority", PriorityName(h.Priority), "reason", h.Reason)
@@ -506,11 +508,11 @@ func (s *Service) priority(ctx context.Context, r dialog.HandoffRequest) int {
 // AfterTurn (channels.Handoffs) routes and announces a hold once the turn that asked for it is
 // committed, so the announcement follows the turn's own replies.
 func (s *Service) AfterTurn(ctx context.Context, conversation string) {
-	s.queuedMu.Lock()
-	_, queued := s.queuedHere[conversation]
-	delete(s.queuedHere, conversation)
-	s.queuedMu.Unlock()
 	if s.sh != nil {
+		s.queuedMu.Lock()
+		_, queued := s.queuedHere[conversation]
+		delete(s.queuedHere, conversation)
+		s.queuedMu.Unlock()
 		if !queued {
 			return // no turn here queued a hold: nothing is pending (see queuedHere)
 		}
