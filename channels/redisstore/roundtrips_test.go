@@ -278,7 +278,14 @@ func TestScaledOutTurnRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitAllHandled(t, watch)
-		time.Sleep(50 * time.Millisecond) // the bus's publisher sends the replies' publish
+		// The bus's publisher sends the replies' publish after the commit: wait until this node
+		// has sent nothing for 100 ms, so no command of this turn is counted in the next one.
+		for last, quiet := counted.n.Load(), time.Now(); time.Since(quiet) < 100*time.Millisecond; {
+			time.Sleep(10 * time.Millisecond)
+			if n := counted.n.Load(); n != last {
+				last, quiet = n, time.Now()
+			}
+		}
 	}
 	say("1") // opens the conversation, greets, loads the scripts
 	say("2")
