@@ -289,7 +289,7 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bo
 		return ahead
 	}
 	r := l.r
-	due, err := r.store.DueDeliveries(ctx, r.now(), readAhead+len(inflight)+len(busy))
+	due, err := l.due(ctx, readAhead+len(inflight)+len(busy))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("outbox read", "code", casesvc.ErrorCode(err), "err", err)
@@ -297,6 +297,25 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bo
 		return ahead
 	}
 	return l.give(inflight, busy, due)
+}
+
+// due reads up to limit due heads of line. Under a Locker only their conversations are read
+// (FencedStore.DueConversations), since deliverLocked reads each head again under the delivery lock:
+// reading them twice cost the Redis deployment's outbox most of its reads.
+func (l *deliveryLoop) due(ctx context.Context, limit int) ([]Delivery, error) {
+	r := l.r
+	if r.locker == nil {
+		return r.store.DueDeliveries(ctx, r.now(), limit)
+	}
+	ids, err := r.store.(FencedStore).DueConversations(ctx, r.now(), limit)
+	if err != nil {
+		return nil, err
+	}
+	due := make([]Delivery, len(ids))
+	for i, id := range ids {
+		due[i].Conversation = id
+	}
+	return due, nil
 }
 
 // give hands heads to idle workers in order and returns the rest (conversations in flight or busy
@@ -354,8 +373,9 @@ func (l *deliveryLoop) worker() {
 const deliveryLockPrefix = "delivery:"
 
 // deliverLocked is deliver across nodes: it takes the conversation's delivery lock (waiting at most
-// LockWait), reads again under the lock what the conversation's head of line is now (another node
-// may have sent, retried or failed d meanwhile), sends that head if it is due, records, and releases.
+// LockWait), reads under the lock what the conversation's head of line is now (d carries only its
+// conversation, and another node may have sent, retried or failed that head meanwhile), sends that
+// head if it is due, records, and releases.
 // It returns busy when another node holds the lock. The send runs in the lock's context, so a node
 // that notices it lost the lock (renewal failed) stops sending; the part marks are conditional on the
 // parts already recorded, so a stale holder's late mark is refused, never recorded twice.

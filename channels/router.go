@@ -68,14 +68,20 @@ type Locker interface {
 //   - ConversationUnhandled returns one conversation's unhandled inbound messages in seq order, so the
 //     lock holder can run turns stored by other nodes first.
 //   - HeadOfLine returns what the outbox reads under the delivery lock before a send, in one read:
-//     the conversation (nil when there is none) and its head of line (the pending delivery with the
-//     lowest seq) with Message set (nil when the message is missing), or a nil delivery when none is
-//     pending. Receipts are left out.
+//     the conversation without its State (nil when there is none; a send does not need the state,
+//     and it is the conversation's largest field) and its head of line (the pending delivery with
+//     the lowest seq) with Message set (nil when the message is missing), or a nil delivery when none
+//     is pending. Receipts are left out.
+//   - DueConversations returns up to limit conversations whose head of line is due at now, the
+//     longest waiting first, as DueDeliveries orders them, but without reading the heads: the outbox
+//     reads each one again under its delivery lock (HeadOfLine) anyway. A conversation whose head
+//     is due later in now's last microsecond may be among them; HeadOfLine tells.
 type FencedStore interface {
 	Store
 	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
 	HeadOfLine(ctx context.Context, conversation string) (*Conversation, *Delivery, error)
+	DueConversations(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
 // StalledLister is the optional capability of a FencedStore behind Router.Sweep (scaled-out mode):

@@ -47,15 +47,31 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 	return out, nil
 }
 
-// HeadOfLine returns the conversation, its head-of-line pending delivery and that delivery's message
-// in one script (channels.FencedStore: what the outbox reads under the delivery lock before a send).
+// DueConversations returns the conversations whose head of line is due, the longest waiting first
+// (channels.FencedStore): the due set alone, one command, where DueDeliveries reads every head too.
+// The due set is scored by the head's next attempt in microseconds.
+func (s *Store) DueConversations(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.due(), ByScore: true, Start: "-inf",
+		Stop: strconv.FormatInt(micros(now), 10), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, wrap("due conversations", err)
+	}
+	return ids, nil
+}
+
+// HeadOfLine returns the conversation (without its state), its head-of-line pending delivery and that
+// delivery's message in one script (channels.FencedStore: what the outbox reads under the delivery
+// lock before a send).
 func (s *Store) HeadOfLine(ctx context.Context, conversation string) (*channels.Conversation, *channels.Delivery, error) {
 	res, err := headScript.Run(ctx, s.rdb,
 		[]string{s.k.dp(conversation), s.k.dv(conversation), s.k.conv(conversation), s.k.msgs(conversation)}).Slice()
 	if err != nil {
 		return nil, nil, wrap("head of line", err)
 	}
-	conv, err := conversationOf(flatHash(res[0].([]any)))
+	conv, err := conversationOf(namedFields(headConvFields, res[0].([]any)))
 	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
 		conv = nil // the outbox reads it again and fails the delivery as not found
 	} else if err != nil {
@@ -74,6 +90,24 @@ func (s *Store) HeadOfLine(ctx context.Context, conversation string) (*channels.
 		d.Message = &m
 	}
 	return conv, &d, nil
+}
+
+// headConvFields are the fields of a conversation's hash that HeadOfLine reads: all but the state.
+var headConvFields = []string{"id", "channel", "contact", "lang", "started", "created", "updated", "last_seq"}
+
+// headConvFieldNames is headConvFields as a Lua argument list.
+var headConvFieldNames = "'" + strings.Join(headConvFields, "', '") + "'"
+
+// namedFields pairs names with the values HMGET returned for them, leaving out the missing ones (a
+// missing hash gives an empty map).
+func namedFields(names []string, values []any) map[string]string {
+	h := make(map[string]string, len(names))
+	for i, v := range values {
+		if s, ok := v.(string); ok && i < len(names) {
+			h[names[i]] = s
+		}
+	}
+	return h
 }
 
 // deliveryFields are the eight fields of a delivery read by HMGET in a script (a missing one: "").

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,8 +106,8 @@ func contactHash(channel, contact string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// HeadOfLine reads the conversation, its pending delivery with the lowest seq and that delivery's
-// message in one command; once that delivery is sent the next one is the head, and with none pending
+// HeadOfLine reads the conversation (all but its state), its pending delivery with the lowest seq and
+// that delivery's message in one command; once that delivery is sent the next one is the head, and with none pending
 // the delivery is nil.
 func TestHeadOfLine(t *testing.T) {
 	_, _, counted, st := countedStore(t)
@@ -140,7 +142,15 @@ func TestHeadOfLine(t *testing.T) {
 		t.Fatalf("deliveries %+v %v", all, err)
 	}
 	want := all[0]
-	if got == nil || got.ID != conv.ID || string(got.State) != `{"v":1}` || head == nil ||
+	stored, err := st.Conversation(ctx(), conv.ID)
+	if err != nil || string(stored.State) != `{"v":1}` {
+		t.Fatalf("the stored conversation %+v %v", stored, err)
+	}
+	stored.State = nil // left out: a send does not need it
+	if got == nil || !reflect.DeepEqual(*got, *stored) {
+		t.Fatalf("conversation %+v, want %+v without its state", got, stored)
+	}
+	if head == nil ||
 		head.Seq != replies[0].Seq || head.Seq != want.Seq || head.Channel != want.Channel || head.Status != channels.DeliveryPending ||
 		head.PartsSent != want.PartsSent || head.Attempts != want.Attempts || !head.NextAt.Equal(want.NextAt) ||
 		!head.Created.Equal(want.Created) || head.Message == nil || head.Message.Text != "第一則" || head.Message.Seq != head.Seq ||
@@ -162,6 +172,69 @@ func TestHeadOfLine(t *testing.T) {
 	}
 	if got, head, err := st.HeadOfLine(ctx(), "no-such-conversation"); err != nil || got != nil || head != nil {
 		t.Fatalf("unknown conversation: %+v %+v %v, want nothing and no error", got, head, err)
+	}
+}
+
+// DueConversations is DueDeliveries' conversations, in its order and with its limit, in one command:
+// a head due later (a retry) holds its conversation back, and a conversation with nothing pending is
+// not there.
+func TestDueConversations(t *testing.T) {
+	_, _, counted, st := countedStore(t)
+	now := time.Now()
+	var ids []string
+	for i, ago := range []time.Duration{2 * time.Minute, 3 * time.Minute, time.Minute, 4 * time.Minute} {
+		conv, _, err := st.OpenConversation(ctx(), channels.ChannelSMS, "+88691100000"+string(rune('0'+i)), "zh-TW")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: conv.Contact, Text: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CommitTurn(ctx(), channels.Turn{Conversation: conv.ID, InboundSeq: in.Seq, Deliver: true, At: now.Add(-ago),
+			Replies: []channels.Message{{From: channels.FromBot, Text: "r"}}}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, conv.ID)
+	}
+	// The third is retried in an hour; the fourth has nothing pending any more.
+	if err := st.DeliveryRetry(ctx(), ids[2], 2, now.Add(time.Hour), "429", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeliveryPartSent(ctx(), ids[3], 2, 0, "SM1", true, now); err != nil {
+		t.Fatal(err)
+	}
+	conversations := func(ds []channels.Delivery) (out []string) {
+		for _, d := range ds {
+			out = append(out, d.Conversation)
+		}
+		return out
+	}
+	for _, limit := range []int{1, 2, 10} {
+		heads, err := st.DueDeliveries(ctx(), now, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := counted.n.Load()
+		got, err := st.DueConversations(ctx(), now, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counted.n.Load() - before; n != 1 {
+			t.Fatalf("limit %d: %d commands, want 1", limit, n)
+		}
+		if want := conversations(heads); !slices.Equal(got, want) {
+			t.Fatalf("limit %d: %v, want DueDeliveries' %v", limit, got, want)
+		}
+	}
+	if got, _ := st.DueConversations(ctx(), now, 10); !slices.Equal(got, []string{ids[1], ids[0]}) {
+		t.Fatalf("due now: %v, want %v (the longest waiting first)", got, []string{ids[1], ids[0]})
+	}
+	if got, _ := st.DueConversations(ctx(), now.Add(2*time.Hour), 10); !slices.Equal(got, []string{ids[1], ids[0], ids[2]}) {
+		t.Fatalf("in two hours: %v, want the retried one last", got)
+	}
+	if got, err := st.DueConversations(ctx(), now.Add(-time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("an hour ago: %v %v, want none", got, err)
 	}
 }
 

@@ -209,11 +209,12 @@ return 1
 // the order deliveryFields reads them.
 const deliveryFieldNames = `p .. 'channel', p .. 'status', p .. 'parts', p .. 'attempts', p .. 'next', p .. 'err', p .. 'created', p .. 'updated'`
 
-// headScript: KEYS dp dv conv msgs. Returns {the conversation's HGETALL} when nothing is pending,
-// else {HGETALL, seq, {channel status parts attempts next err created updated}, message body or false}
-// of the head of line (the pending seq with the lowest score).
+// headScript: KEYS dp dv conv msgs. Returns {the conversation's fields} when nothing is pending,
+// else {fields, seq, {channel status parts attempts next err created updated}, message body or false}
+// of the head of line (the pending seq with the lowest score). The fields are HMGET's of
+// headConvFields: every one but the state, the hash's largest, which a send does not need.
 var headScript = redis.NewScript(`
-local conv = redis.call('HGETALL', KEYS[3])
+local conv = redis.call('HMGET', KEYS[3], ` + headConvFieldNames + `)
 local h = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #h == 0 then return {conv} end
 local p = h[1] .. ':'
