@@ -40,8 +40,9 @@ import (
 // The message is stored alone first, as Receive does (and stored is called before Converse returns),
 // when its conversation has turns of stored messages waiting (a notice, a burst of webhooks), so its
 // acknowledgement does not wait behind them; behind an earlier message of its own not stored yet it
-// queues, keeping the customer's order. It is always stored first without the store's capability,
-// under a Locker or with RouterConfig.SeparateWrites. Errors: EINVALID, EUNAVAILABLE (closing),
+// queues, keeping the customer's order. It is always stored first without the store's capability
+// or with RouterConfig.SeparateWrites. Under a Locker the turn runs under the conversation's lock and
+// commits fenced, with the message (see runConverseLocked). Errors: EINVALID, EUNAVAILABLE (closing),
 // store errors.
 func (r *Router) Converse(ctx context.Context, in Inbound, stored func(Stored, error)) error {
 	if err := validInbound(in); err != nil {
@@ -160,11 +161,16 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 	}
 	if !conv.Started {
 		// The greeting comes before the first answer, as in handleInbound.
+		before := conv.LastSeq
 		var res turnResult
-		if res, conv = r.runStart(ctx, conv.ID, conv); res.err != nil {
+		if res, conv = r.runStart(ctx, conv.ID, conv); errors.Is(res.err, ErrStaleFence) {
+			return res, nil, false // nothing of j stored: runConverseLocked runs it again
+		} else if res.err != nil {
 			return r.notStored(j, res.err), nil, false
 		}
-		if conv == nil {
+		// A message stored while the greeting ran (Receive needs no turn lock) took a seq before the
+		// greeting's, which CommitInbound's last-seq check would not see: it runs first.
+		if conv == nil || len(res.replies) > 0 && res.replies[0].Seq != before+1 {
 			return r.storeFirst(ctx, w, j)
 		}
 	}
@@ -235,7 +241,10 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		conv.LastSeq = early.msg.Seq
 		m = early.msg
 		turn.InboundSeq = m.Seq
-		stored, err := r.store.CommitTurn(ctx, turn)
+		stored, err := r.commitTurn(ctx, turn)
+		if errors.Is(err, ErrStaleFence) {
+			return turnResult{err: err, msg: m}, nil, false // stored, unhandled: runConverseLocked hands it on
+		}
 		if err != nil {
 			// Left unhandled: Recover runs it again at the next start.
 			r.log.Error("commit turn", "conversation", conv.ID, "seq", m.Seq, "code", casesvc.ErrorCode(err), "err", err)
@@ -246,6 +255,8 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 
 	msg, stored, dup, err := r.oneWrite.CommitInbound(ctx, conv.ID, in, conv.LastSeq, turn)
 	switch {
+	case errors.Is(err, ErrStaleFence):
+		return turnResult{err: err}, nil, false // nothing stored: runConverseLocked runs it again
 	case errors.Is(err, ErrSeqMoved):
 		// Something was stored since the worker last saw the conversation: the turn ran on an old
 		// state. Store the message alone; its turn runs again after the earlier ones.
@@ -267,6 +278,53 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 	r.metrics.converseWrite("one")
 	r.bus.Publish(msg)
 	return r.committed(conv, msg, stored, state, at), conv, false
+}
+
+// fencedOneWrite is a FencedStore's one-write commit, fenced by the token of the lock the turn runs
+// under (in its context, as commitTurn finds it).
+type fencedOneWrite struct{ FencedStore }
+
+func (f fencedOneWrite) CommitInbound(ctx context.Context, conversation string, in Inbound, lastSeq int64, t Turn) (Message, []Message, bool, error) {
+	token, ok := ctx.Value(fenceKey{}).(int64)
+	if !ok {
+		return Message{}, nil, false, casesvc.Errorf(casesvc.EINTERNAL, "channels: a one-write turn outside its lock")
+	}
+	return f.CommitInboundFenced(ctx, conversation, in, lastSeq, t, token)
+}
+
+// runConverseLocked is runConverse under the conversation's cross-node lock (scaled-out mode). The
+// lock is granted with the conversation and its unhandled messages (Locker.LockAndRead): when
+// another node (or this one) stored messages that are not handled yet, j's message is stored first
+// and runs after them, in seq order; otherwise its turn runs on the conversation as read and commits
+// with the message, fenced. A turn whose lock was lost before its commit stored nothing of its
+// message and runs again under a new lock; one whose message was stored meanwhile (an effect) goes
+// on as that stored message's job.
+func (r *Router) runConverseLocked(w *worker, j job) (res turnResult, requeued bool) {
+	for range maxFencedAttempts {
+		held, token, unlock, conv, unhandled, err := r.locker.LockAndRead(r.ctx, j.conversation)
+		if err != nil {
+			r.log.Error("conversation lock", "conversation", j.conversation, "code", casesvc.ErrorCode(err))
+			return r.notStored(j, err), false
+		}
+		ctx := context.WithValue(held, fenceKey{}, token)
+		switch {
+		case conv == nil:
+			res = r.notStored(j, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found."))
+		case len(unhandled) > 0:
+			res, _, requeued = r.storeFirst(ctx, w, j)
+		default:
+			res, _, requeued = r.runConverse(ctx, w, j, conv)
+		}
+		unlock()
+		if requeued || !errors.Is(res.err, ErrStaleFence) {
+			return res, requeued
+		}
+		r.log.Warn("turn lock lost before commit; running the turn again", "conversation", j.conversation)
+		if res.msg.Seq > 0 { // stored at an effect: an ordinary stored message's turn from here
+			return r.runLocked(job{conversation: j.conversation, msg: res.msg}), false
+		}
+	}
+	return r.notStored(j, res.err), false
 }
 
 // committed finishes a Converse job whose turn is stored: the replies go out, the worker's copy of

@@ -43,6 +43,8 @@ type effectDialog struct {
 	started chan string
 	release chan struct{}
 
+	slowStart atomic.Bool // the opening turn says started ("start") and waits for release too
+
 	mu      sync.Mutex
 	runs    []string // "seq:text" of every turn run, kept or not
 	effects []string // "seq:stored?" at each successful BeforeEffect
@@ -57,6 +59,10 @@ func (d *effectDialog) Turn(ctx context.Context, state []byte, in dialog.Input) 
 	n, _ := strconv.Atoi(string(state))
 	next := []byte(strconv.Itoa(n + 1))
 	if in.Event == dialog.EventStart {
+		if d.slowStart.Load() {
+			d.started <- "start"
+			<-d.release
+		}
 		return next, []dialog.Reply{{Text: "hello"}}, nil
 	}
 	label := in.Text
@@ -483,5 +489,48 @@ func TestConverseStoresAStuckTurnsMessage(t *testing.T) {
 	}
 	if un, _ := f.store.Unhandled(context.Background()); len(un) != 0 {
 		t.Fatalf("unhandled: %+v", un)
+	}
+}
+
+// A message stored while the greeting of a new conversation runs (Receive takes no turn) gets a seq
+// before the greeting's; the first customer message, waiting for that greeting to store it with its
+// turn, must not overtake it: its turn runs after the stored one's.
+func TestConverseAfterAGreetingThatAStoredMessageOvertook(t *testing.T) {
+	f := newConverseFixture(t, channels.RouterConfig{})
+	ctx := context.Background()
+	f.dialog.slowStart.Store(true)
+	ch := make(chan ack, 1)
+	if err := f.router.Converse(ctx, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "bob", ClientID: "b1", Text: "first"},
+		func(s channels.Stored, err error) { ch <- ack{s.Msg, s.Dup, err} }); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-f.dialog.started; got != "start" {
+		t.Fatalf("started %q", got)
+	}
+	stored, _, err := f.router.Receive(ctx, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "bob", ClientID: "b0", Text: "meanwhile"})
+	if err != nil || stored.Seq != 1 {
+		t.Fatalf("stored during the greeting: %+v %v", stored, err)
+	}
+	f.dialog.slowStart.Store(false)
+	f.dialog.release <- struct{}{}
+	a := waitAck(t, ch)
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if _, _, err := f.router.ProcessSync(ctx, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "bob", ClientID: "b2", Text: "last"}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.store.MessagesAfter(ctx, stored.Conversation, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answers []string
+	for _, m := range msgs {
+		if m.Direction == channels.DirOut {
+			answers = append(answers, m.Text)
+		}
+	}
+	if want := []string{"hello", "re:meanwhile", "re:first", "re:last"}; fmt.Sprint(answers) != fmt.Sprint(want) {
+		t.Fatalf("answers %v, want %v", answers, want)
 	}
 }

@@ -72,6 +72,8 @@ type Locker interface {
 //     and it is the conversation's largest field) and its head of line (the pending delivery with
 //     the lowest seq) with Message set (nil when the message is missing), or a nil delivery when none
 //     is pending. Receipts are left out.
+//   - CommitInboundFenced is InboundTurnStore.CommitInbound fenced like CommitTurnFenced: a node's
+//     one-write turn (Converse) under the conversation's lock.
 //   - DueConversations returns up to limit conversations whose head of line is due at now, the
 //     longest waiting first, as DueDeliveries orders them, but without reading the heads: the outbox
 //     reads each one again under its delivery lock (HeadOfLine) anyway. A conversation whose head
@@ -81,6 +83,8 @@ type FencedStore interface {
 	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
 	HeadOfLine(ctx context.Context, conversation string) (*Conversation, *Delivery, error)
+	CommitInboundFenced(ctx context.Context, conversation string, in Inbound, lastSeq int64, t Turn,
+		token int64) (Message, []Message, bool, error)
 	DueConversations(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
@@ -107,7 +111,8 @@ var ErrStaleFence = casesvc.Errorf(casesvc.ECONFLICT, "The turn's lock was lost.
 type Router struct {
 	store Store
 	// oneWrite is the store when Converse may store a message together with its turn (an
-	// InboundTurnStore, no Locker, not SeparateWrites); nil: every message is stored first.
+	// InboundTurnStore, or a FencedStore under a Locker; not SeparateWrites); nil: every message is
+	// stored first.
 	oneWrite InboundTurnStore
 	dialog   Dialog
 	bus      Bus
@@ -209,8 +214,15 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	if r.slowTurn <= 0 {
 		r.slowTurn = time.Second
 	}
-	if s, ok := cfg.Store.(InboundTurnStore); ok && cfg.Locker == nil && !cfg.SeparateWrites {
-		r.oneWrite = s
+	switch s := cfg.Store.(type) {
+	case FencedStore:
+		if cfg.Locker != nil && !cfg.SeparateWrites {
+			r.oneWrite = fencedOneWrite{s}
+		}
+	case InboundTurnStore:
+		if cfg.Locker == nil && !cfg.SeparateWrites {
+			r.oneWrite = s
+		}
 	}
 	if r.bus == nil {
 		r.bus = NewMemoryBus(64)
@@ -634,6 +646,11 @@ func (r *Router) work(w *worker) {
 
 		var res turnResult
 		switch {
+		case j.in != nil && r.locker != nil:
+			var requeued bool
+			if res, requeued = r.runConverseLocked(w, j); requeued {
+				continue // stored now; its job runs in seq order
+			}
 		case j.in != nil:
 			var requeued bool
 			if res, conv, requeued = r.runConverse(r.ctx, w, j, conv); requeued {

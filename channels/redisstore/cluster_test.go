@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"claimline/casesvc"
 	"claimline/channels"
 	"claimline/channels/redisstore"
@@ -180,6 +182,13 @@ func (d *tracer) seqs(conv string) []int64 {
 // node is one gateway process: its own connection, store, bus, locker and router.
 func node(t *testing.T, url, prefix string, d channels.Dialog, lcfg redisstore.LockerConfig) (*channels.Router, *redisstore.Store) {
 	t.Helper()
+	r, st, _ := converseNode(t, url, prefix, d, lcfg)
+	return r, st
+}
+
+// converseNode is node with the router's metrics in a registry of its own.
+func converseNode(t *testing.T, url, prefix string, d channels.Dialog, lcfg redisstore.LockerConfig) (*channels.Router, *redisstore.Store, *prometheus.Registry) {
+	t.Helper()
 	c, _ := client(t, url)
 	st := newStore(t, c, prefix)
 	bus := newBus(t, c, st, prefix, redisstore.BusConfig{})
@@ -188,14 +197,16 @@ func node(t *testing.T, url, prefix string, d channels.Dialog, lcfg redisstore.L
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	r, err := channels.NewRouter(channels.RouterConfig{
-		Store: st, Dialog: d, Bus: bus, Locker: lk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: st, Dialog: d, Bus: bus, Locker: lk, Metrics: channels.NewMetrics(reg),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
-	return r, st
+	return r, st, reg
 }
 
 func waitAllHandled(t *testing.T, st channels.Store) {
@@ -380,5 +391,163 @@ func TestRenewedLockOutlivesTTL(t *testing.T) {
 	waitAllHandled(t, st)
 	if calls.Load() != 1 {
 		t.Fatalf("the turn ran %d times", calls.Load())
+	}
+}
+
+// converseWrites reads claimline_converse_writes_total{how} from reg.
+func converseWrites(t *testing.T, reg *prometheus.Registry, how string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "claimline_converse_writes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == how {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Two nodes take messages of the same conversations at once through ReceiveSoon (webhooks: stored
+// with their turn in one write when nothing is waiting) and Receive (stored first): turns never
+// overlap and are committed once each, in seq order; the same webhook delivered to the other node is
+// a repeat; every answer follows its question, and most messages were stored with their turn.
+func TestTwoNodesOneWriteTurnsInSeqOrder(t *testing.T) {
+	url := testservices.StartRedis(t)
+	_, prefix := client(t, url)
+	d := newTracer(2 * time.Millisecond)
+	ra, st, rega := converseNode(t, url, prefix, d, redisstore.LockerConfig{})
+	rb, _, regb := converseNode(t, url, prefix, d, redisstore.LockerConfig{})
+
+	const convs, perConv = 3, 16
+	var wg sync.WaitGroup
+	for c := range convs {
+		for i := range perConv {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, other := ra, rb
+				if i%2 == 1 {
+					r, other = rb, ra
+				}
+				in := channels.Inbound{Channel: channels.ChannelSMS, Contact: fmt.Sprint("+88691200000", c),
+					ClientID: fmt.Sprint("sms:SM", c, "-", i), Text: fmt.Sprint("q", i)}
+				if i%4 == 3 {
+					if _, _, err := r.Receive(ctx(), in); err != nil {
+						t.Error(err)
+					}
+				} else if s, err := r.ReceiveSoon(ctx(), in); err != nil || s.Dup || s.Msg.Seq == 0 {
+					t.Errorf("receive soon: %+v %v", s, err)
+				}
+				if s, err := other.ReceiveSoon(ctx(), in); err != nil || !s.Dup {
+					t.Errorf("repeat on the other node: %+v %v", s, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	waitAllHandled(t, st)
+	if d.overlap.Load() {
+		t.Fatal("two turns of one conversation overlapped across nodes")
+	}
+	for c := range convs {
+		conv, err := st.FindConversation(ctx(), channels.ChannelSMS, fmt.Sprint("+88691200000", c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The dialog also ran turns that were thrown away (a repeat is known only at the commit; a
+		// message stored meanwhile voids the turn), so the transcript tells what was committed.
+		msgs, _ := st.MessagesAfter(ctx(), conv.ID, 0, 1000)
+		if len(msgs) != 2*perConv+1 { // questions, answers and the greeting
+			t.Fatalf("conversation %d: %d messages", c, len(msgs))
+		}
+		// Each question is answered once, after it, and the answers come in the questions' order (a
+		// burst stores some questions first, so an answer need not follow its question at once).
+		questions := map[int64]string{}
+		var lastReplyTo int64
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("gap at %d", i)
+			}
+			switch {
+			case m.Direction == channels.DirIn:
+				if !m.Handled {
+					t.Fatalf("conversation %d: %d not handled", c, m.Seq)
+				}
+				questions[m.Seq] = m.Text
+			case m.ReplyTo > 0:
+				q, ok := questions[m.ReplyTo]
+				if !ok || m.Text != "echo:"+q || m.ReplyTo <= lastReplyTo {
+					for _, m := range msgs {
+						t.Logf("%d %s %q reply_to=%d", m.Seq, m.Direction, m.Text, m.ReplyTo)
+					}
+					t.Fatalf("conversation %d: answer %d out of place", c, m.Seq)
+				}
+				lastReplyTo = m.ReplyTo
+			}
+		}
+		// The last turn ran on the state its predecessor left (the echo dialog's state is its seq).
+		if last := msgs[len(msgs)-2]; string(conv.State) != fmt.Sprint(last.Seq) {
+			t.Fatalf("conversation %d: state %q after the turn of %d", c, conv.State, last.Seq)
+		}
+	}
+	one := converseWrites(t, rega, "one") + converseWrites(t, regb, "one")
+	if one < convs*perConv/2 {
+		t.Fatalf("%v of %d messages stored with their turn", one, convs*perConv)
+	}
+}
+
+// A one-write turn whose lock expired before its commit stored nothing: it runs again under a new
+// lock, and the message and its answer are stored once; the caller hears of it once, stored.
+func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
+	url := testservices.StartRedis(t)
+	_, prefix := client(t, url)
+	d := newTracer(0)
+	var calls atomic.Int32
+	d.slow = func(in dialog.Input) time.Duration {
+		if in.Event == "" && calls.Add(1) == 1 {
+			return 200 * time.Millisecond
+		}
+		return 0
+	}
+	r, st, reg := converseNode(t, url, prefix, d, redisstore.LockerConfig{TTL: 80 * time.Millisecond, Renew: time.Hour})
+	in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"}
+	var told atomic.Int32
+	done := make(chan channels.Stored, 2)
+	if err := r.Converse(ctx(), in, func(s channels.Stored, err error) {
+		told.Add(1)
+		if err != nil {
+			t.Errorf("not stored: %v", err)
+		}
+		done <- s
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-done
+	waitAllHandled(t, st)
+	msgs, _ := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
+	var questions, answers int
+	for _, m := range msgs {
+		switch {
+		case m.Direction == channels.DirIn:
+			questions++
+		case m.Direction == channels.DirOut && m.ReplyTo == s.Msg.Seq:
+			answers++
+		}
+	}
+	if calls.Load() != 2 || questions != 1 || answers != 1 || told.Load() != 1 || len(s.Replies) != 1 {
+		t.Fatalf("dialog ran %d times, %d questions and %d answers stored, told %d times (%+v): %+v",
+			calls.Load(), questions, answers, told.Load(), s, msgs)
+	}
+	if converseWrites(t, reg, "one") != 1 {
+		t.Fatalf("the message was not stored with its turn")
 	}
 }

@@ -308,34 +308,11 @@ func (s *Store) commit(ctx context.Context, t channels.Turn, token int64) ([]cha
 		at = s.now()
 	}
 	at = at.UTC()
-	out := make([]channels.Message, len(t.Replies))
-	args := []any{
-		t.InboundSeq, "0", "", stamp(at), stamp(s.now()), "0",
-		strconv.FormatInt(at.UnixNano(), 10), strconv.FormatInt(micros(at), 10), token, t.Conversation,
-	}
-	if t.State != nil {
-		args[1], args[2] = "1", string(t.State)
-	}
-	if t.Deliver {
-		args[5] = "1"
-	}
-	for i, r := range t.Replies {
-		m := channels.Message{
-			Conversation: t.Conversation, Direction: channels.DirOut, From: r.From,
-			Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
-		}
-		if m.From == "" {
-			m.From = channels.FromBot
-		}
-		if len(m.Buttons) > 0 { // a copy: the caller may change its slice
-			m.Buttons = append([]channels.Button(nil), m.Buttons...)
-		}
-		body, err := encodeMessage(m)
-		if err != nil {
-			return nil, wrap("commit turn", err)
-		}
-		args = append(args, body)
-		out[i] = m
+	args := append([]any{t.InboundSeq}, s.turnArgs(t, at)...)
+	args = append(args, token, t.Conversation)
+	out, err := replyArgs(t, at, &args)
+	if err != nil {
+		return nil, wrap("commit turn", err)
 	}
 	id := t.Conversation
 	res, err := commitScript.Run(ctx, s.rdb, []string{
@@ -364,6 +341,117 @@ func (s *Store) commit(ctx context.Context, t channels.Turn, token int64) ([]cha
 		return nil, nil
 	}
 	return out, nil
+}
+
+// turnArgs are a turn's arguments of the storeTurn prelude: hasState state at now deliver nextNanos
+// nextMicros.
+func (s *Store) turnArgs(t channels.Turn, at time.Time) []any {
+	args := []any{"0", "", stamp(at), stamp(s.now()), "0",
+		strconv.FormatInt(at.UnixNano(), 10), strconv.FormatInt(micros(at), 10)}
+	if t.State != nil {
+		args[0], args[1] = "1", string(t.State)
+	}
+	if t.Deliver {
+		args[4] = "1"
+	}
+	return args
+}
+
+// replyArgs appends the encoded replies of t to args and returns them as messages without seqs.
+func replyArgs(t channels.Turn, at time.Time, args *[]any) ([]channels.Message, error) {
+	out := make([]channels.Message, len(t.Replies))
+	for i, r := range t.Replies {
+		m := channels.Message{
+			Conversation: t.Conversation, Direction: channels.DirOut, From: r.From,
+			Text: r.Text, Buttons: r.Buttons, Agent: r.Agent, ReplyTo: t.InboundSeq, TS: at,
+		}
+		if m.From == "" {
+			m.From = channels.FromBot
+		}
+		if len(m.Buttons) > 0 { // a copy: the caller may change its slice
+			m.Buttons = append([]channels.Button(nil), m.Buttons...)
+		}
+		body, err := encodeMessage(m)
+		if err != nil {
+			return nil, err
+		}
+		*args = append(*args, body)
+		out[i] = m
+	}
+	return out, nil
+}
+
+// CommitInboundFenced stores a customer message, already handled, as seq lastSeq+1 together with its
+// turn (replies from lastSeq+2, the state, deliveries) in one script, while the lock granted with
+// token is held (channels.FencedStore: the scaled-out node's one-write turn). Nothing is stored when
+// it answers dup (a repeated ClientID: the first message), channels.ErrSeqMoved (something was stored
+// in the conversation since lastSeq), channels.ErrStaleFence or ENOTFOUND.
+func (s *Store) CommitInboundFenced(ctx context.Context, conversation string, in channels.Inbound, lastSeq int64,
+	t channels.Turn, token int64) (channels.Message, []channels.Message, bool, error) {
+	if token <= 0 {
+		return channels.Message{}, nil, false, casesvc.Errorf(casesvc.EINVALID, "redisstore: fencing token required")
+	}
+	at := in.ReceivedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	msg := channels.Message{
+		Conversation: conversation, Seq: lastSeq + 1, Direction: channels.DirIn, From: channels.FromCustomer,
+		Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: at.UTC(), Handled: true,
+		Attachments: in.Attachments, Event: in.Event, Notice: in.Notice,
+	}
+	if in.Event != "" {
+		msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
+	}
+	body, err := encodeMessage(msg)
+	if err != nil {
+		return channels.Message{}, nil, false, wrap("commit inbound", err)
+	}
+	hasCID, dedupeKey := "0", s.k.conv(conversation) // an unused key keeps KEYS' shape
+	if in.ClientID != "" {
+		hasCID, dedupeKey = "1", s.k.dedupe(conversation, in.ClientID)
+	}
+	replyAt := t.At
+	if replyAt.IsZero() {
+		replyAt = s.now()
+	}
+	replyAt = replyAt.UTC()
+	t.Conversation, t.InboundSeq = conversation, msg.Seq
+	args := append([]any{token, lastSeq, body, hasCID, s.cfg.DedupeTTL.Milliseconds()}, s.turnArgs(t, replyAt)...)
+	args = append(args, conversation)
+	replies, err := replyArgs(t, replyAt, &args)
+	if err != nil {
+		return channels.Message{}, nil, false, wrap("commit inbound", err)
+	}
+	id := conversation
+	res, err := commitInboundScript.Run(ctx, s.rdb, []string{
+		s.k.conv(id), s.k.msgs(id), s.k.unh(id), s.k.dv(id), s.k.dp(id), s.k.due(), s.k.pending(), s.k.lock(id), dedupeKey,
+	}, args...).Slice()
+	if err != nil {
+		return channels.Message{}, nil, false, wrap("commit inbound", err)
+	}
+	switch toInt(res[0]) {
+	case -1:
+		s.ids.forget(conversation)
+		return channels.Message{}, nil, false, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
+	case -3:
+		return channels.Message{}, nil, false, channels.ErrStaleFence
+	case -5:
+		return channels.Message{}, nil, false, channels.ErrSeqMoved
+	case 0:
+		first, err := decodeMessage(conversation, toInt(res[1]), res[2].(string), toInt(res[3]) == 0)
+		if err != nil {
+			return channels.Message{}, nil, false, wrap("commit inbound", err)
+		}
+		return first, nil, true, nil
+	}
+	for i := range replies {
+		replies[i].Seq = msg.Seq + 1 + int64(i)
+	}
+	if len(replies) == 0 {
+		replies = nil
+	}
+	return msg, replies, false, nil
 }
 
 // Unhandled returns the inbound messages whose turn was never committed, by conversation and seq.

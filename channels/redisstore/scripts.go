@@ -52,7 +52,7 @@ end
 // ARGV inboundSeq hasState state at now deliver nextNanos nextMicros token convID reply...
 // Returns {-1} no conversation, {-2} no such inbound, {-3} stale fence, {-4} already committed,
 // {1, last seq}.
-var commitScript = redis.NewScript(refreshHead + `
+var commitScript = redis.NewScript(storeTurn + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 if ARGV[9] ~= '0' then
   local v = redis.call('GET', KEYS[9])
@@ -78,22 +78,61 @@ else
 end
 local n = #ARGV - 10
 local last = redis.call('HINCRBY', KEYS[1], 'last_seq', n)
-if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'state', ARGV[3]) else redis.call('HDEL', KEYS[1], 'state') end
-redis.call('HSET', KEYS[1], 'updated', ARGV[5])
-local channel = redis.call('HGET', KEYS[1], 'channel')
-for i = 1, n do
-  local seq = last - n + i
-  redis.call('HSET', KEYS[2], seq, ARGV[10 + i])
-  if ARGV[6] == '1' then
-    local p = seq .. ':'
-    redis.call('HSET', KEYS[5], p .. 'channel', channel, p .. 'status', 'pending', p .. 'parts', '0',
-      p .. 'attempts', '0', p .. 'next', ARGV[7], p .. 'nextus', ARGV[8], p .. 'err', '',
-      p .. 'created', ARGV[4], p .. 'updated', ARGV[4])
-    redis.call('ZADD', KEYS[6], seq, seq)
-    redis.call('INCR', KEYS[8])
+storeTurn(KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[10], ARGV, 2, 10, n, last)
+return {1, last}
+`)
+
+// storeTurn (a Lua prelude) writes a turn whose replies take the seqs up to last (already counted in
+// last_seq): the state, the update time, each reply and, to deliver, its pending delivery. ARGV from
+// a (0-based) holds hasState state at now deliver nextNanos nextMicros; the n reply bodies follow
+// ARGV[r].
+const storeTurn = refreshHead + `
+local function storeTurn(conv, msgs, dv, dp, due, pending, convID, ARGV, a, r, n, last)
+  if ARGV[a] == '1' then redis.call('HSET', conv, 'state', ARGV[a + 1]) else redis.call('HDEL', conv, 'state') end
+  redis.call('HSET', conv, 'updated', ARGV[a + 3])
+  local deliver = ARGV[a + 4] == '1'
+  local channel = redis.call('HGET', conv, 'channel')
+  for i = 1, n do
+    local seq = last - n + i
+    redis.call('HSET', msgs, seq, ARGV[r + i])
+    if deliver then
+      local p = seq .. ':'
+      redis.call('HSET', dv, p .. 'channel', channel, p .. 'status', 'pending', p .. 'parts', '0',
+        p .. 'attempts', '0', p .. 'next', ARGV[a + 5], p .. 'nextus', ARGV[a + 6], p .. 'err', '',
+        p .. 'created', ARGV[a + 2], p .. 'updated', ARGV[a + 2])
+      redis.call('ZADD', dp, seq, seq)
+      redis.call('INCR', pending)
+    end
+  end
+  if deliver and n > 0 then refresh(dp, dv, due, convID) end
+end
+`
+
+// commitInboundScript stores a customer message (already handled) together with its turn, fenced
+// (the one-write turn of a scaled-out node, channels.FencedStore.CommitInboundFenced).
+// KEYS conv msgs unh dv dp due pending lock dedupe;
+// ARGV token lastSeq body hasClientID ttlMillis hasState state at now deliver nextNanos nextMicros
+// convID reply...
+// Returns {-1} no conversation, {-3} stale fence, {-5} last_seq is not lastSeq (something was stored
+// meanwhile), {0, seq, body, unhandled 0|1} a repeated client id, {1, last seq}.
+var commitInboundScript = redis.NewScript(storeTurn + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local v = redis.call('GET', KEYS[8])
+if not v or string.match(v, ':(%d+)$') ~= ARGV[1] then return {-3} end
+if ARGV[4] == '1' then
+  local prev = redis.call('GET', KEYS[9])
+  if prev then
+    local m = redis.call('HGET', KEYS[2], prev)
+    if m then return {0, tonumber(prev), m, redis.call('SISMEMBER', KEYS[3], prev)} end
   end
 end
-if ARGV[6] == '1' and n > 0 then refresh(KEYS[6], KEYS[5], KEYS[7], ARGV[10]) end
+if redis.call('HGET', KEYS[1], 'last_seq') ~= ARGV[2] then return {-5} end
+local n = #ARGV - 13
+local seq = tonumber(ARGV[2]) + 1
+redis.call('HSET', KEYS[2], seq, ARGV[3])
+if ARGV[4] == '1' then redis.call('SET', KEYS[9], seq, 'PX', ARGV[5]) end
+local last = redis.call('HINCRBY', KEYS[1], 'last_seq', 1 + n)
+storeTurn(KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[13], ARGV, 6, 13, n, last)
 return {1, last}
 `)
 
