@@ -531,7 +531,12 @@ func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s := <-done
+	var s channels.Stored
+	select {
+	case s = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller never heard whether the message was stored")
+	}
 	waitAllHandled(t, st)
 	msgs, _ := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
 	var questions, answers int
