@@ -361,8 +361,9 @@ func (l *deliveryLoop) worker() {
 	}
 }
 
-// deliveryLockPrefix names the Locker's lock that a node holds while it sends a conversation's
-// deliveries. It is not the turns' lock (the conversation id itself), so that
+// DeliveryLock names the Locker's lock that a node holds while it sends a conversation's
+// deliveries (Locker.LockHeadOfLine takes it). It is not the turns' lock (the conversation id
+// itself), so that
 //   - a turn never waits for a provider's API (a send may take up to SendTimeout, a rate limit
 //     longer), nor a send for the dialog;
 //   - the delivery of a turn's replies does not find its conversation locked by that very turn
@@ -370,13 +371,13 @@ func (l *deliveryLoop) worker() {
 //   - the two locks are never held together by one goroutine, so they cannot deadlock.
 //
 // The Locker's keys for it are its own (a Redis key "lock:{delivery:<id>}" with its own fence).
-const deliveryLockPrefix = "delivery:"
+func DeliveryLock(conversation string) string { return "delivery:" + conversation }
 
 // deliverLocked is deliver across nodes: it takes the conversation's delivery lock (waiting at most
-// LockWait), reads under the lock what the conversation's head of line is now (d carries only its
-// conversation, and another node may have sent, retried or failed that head meanwhile), sends that
-// head if it is due, records, and releases.
-// It returns busy when another node holds the lock. The send runs in the lock's context, so a node
+// LockWait) with what the conversation's head of line is now, read with the grant (d carries only
+// its conversation, and another node may have sent, retried or failed that head meanwhile), sends
+// that head if it is due, records, and releases.
+// It returns busy when another node holds the lock (or the read failed: the next poll tries again). The send runs in the lock's context, so a node
 // that notices it lost the lock (renewal failed) stops sending; the part marks are conditional on the
 // parts already recorded, so a stale holder's late mark is refused, never recorded twice.
 func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
@@ -384,30 +385,25 @@ func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
 	if l.sendCtx.Err() != nil {
 		return false
 	}
-	held, unlock, ok := l.tryLock(d.Conversation)
+	held, unlock, conv, head, ok := l.tryLock(d.Conversation)
 	if !ok {
 		return true
 	}
 	defer unlock()
-	conv, head, err := r.store.(FencedStore).HeadOfLine(held, d.Conversation)
-	if err != nil {
-		if held.Err() == nil {
-			r.log.Error("outbox read head of line", "conversation", d.Conversation, "code", casesvc.ErrorCode(err))
-		}
-		return false // the next poll reads it again
-	}
 	if head != nil && !head.NextAt.After(r.now()) {
 		l.deliver(held, *head, conv)
 	}
 	return false
 }
 
-// tryLock takes the conversation's delivery lock, waiting at most LockWait. held is cancelled when
-// the lock is lost or the sends are stopped; release unlocks.
-func (l *deliveryLoop) tryLock(conversation string) (held context.Context, release func(), ok bool) {
+// tryLock takes the conversation's delivery lock with its head of line, waiting at most LockWait.
+// held is cancelled when the lock is lost or the sends are stopped; release unlocks. ok is false when
+// the lock was not granted in time (another node holds it) or could not be read; the next poll tries
+// again.
+func (l *deliveryLoop) tryLock(conversation string) (held context.Context, release func(), conv *Conversation, head *Delivery, ok bool) {
 	lctx, cancel := context.WithCancel(l.sendCtx)
 	timer := time.AfterFunc(l.cfg.LockWait, cancel)
-	held, _, unlock, err := l.r.locker.Lock(lctx, deliveryLockPrefix+conversation)
+	held, unlock, conv, head, err := l.r.locker.LockHeadOfLine(lctx, conversation)
 	if !timer.Stop() || err != nil {
 		// Not granted in time (or granted just as the wait ended, with held already cancelled:
 		// give it back, another round takes it).
@@ -417,9 +413,9 @@ func (l *deliveryLoop) tryLock(conversation string) (held context.Context, relea
 			l.r.log.Error("outbox lock", "conversation", conversation, "code", casesvc.ErrorCode(err))
 		}
 		cancel()
-		return nil, nil, false
+		return nil, nil, nil, nil, false
 	}
-	return held, func() { unlock(); cancel() }, true
+	return held, func() { unlock(); cancel() }, conv, head, true
 }
 
 // deliver sends the parts of one delivery not yet sent, recording each, or records the failure. ctx

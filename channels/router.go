@@ -54,10 +54,18 @@ type RouterConfig struct {
 //     conversation from the Router's store (nil when there is none) and its unhandled inbound
 //     messages in seq order, as FencedStore.ConversationUnhandled returns them (in the Redis
 //     deployment one round trip instead of three).
+//   - LockHeadOfLine takes the conversation's delivery lock, the lock named DeliveryLock(conversation)
+//     (Lock's rules, without the token, which a send does not need), and reads with the grant what
+//     the outbox reads before a send: the conversation without its State (nil when there is none;
+//     a send does not need the state, its largest field) and its head of line (the pending delivery
+//     with the lowest seq) with Message set (nil when the message is missing), or a nil delivery
+//     when none is pending. Receipts are left out.
 type Locker interface {
 	Lock(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(), err error)
 	LockAndRead(ctx context.Context, conversation string) (held context.Context, token int64, unlock func(),
 		conv *Conversation, unhandled []Message, err error)
+	LockHeadOfLine(ctx context.Context, conversation string) (held context.Context, unlock func(),
+		conv *Conversation, head *Delivery, err error)
 }
 
 // FencedStore is a Store whose commits can be fenced by a Locker's token (optional capability, asserted
@@ -67,22 +75,16 @@ type Locker interface {
 //     that a newer grant overtook, must not write).
 //   - ConversationUnhandled returns one conversation's unhandled inbound messages in seq order, so the
 //     lock holder can run turns stored by other nodes first.
-//   - HeadOfLine returns what the outbox reads under the delivery lock before a send, in one read:
-//     the conversation without its State (nil when there is none; a send does not need the state,
-//     and it is the conversation's largest field) and its head of line (the pending delivery with
-//     the lowest seq) with Message set (nil when the message is missing), or a nil delivery when none
-//     is pending. Receipts are left out.
 //   - CommitInboundFenced is InboundTurnStore.CommitInbound fenced like CommitTurnFenced: a node's
 //     one-write turn (Converse) under the conversation's lock.
 //   - DueConversations returns up to limit conversations whose head of line is due at now, the
 //     longest waiting first, as DueDeliveries orders them, but without reading the heads: the outbox
-//     reads each one again under its delivery lock (HeadOfLine) anyway. A conversation whose head
+//     reads each one again under its delivery lock (Locker.LockHeadOfLine) anyway. A conversation whose head
 //     is due later in now's last microsecond may be among them; HeadOfLine tells.
 type FencedStore interface {
 	Store
 	CommitTurnFenced(ctx context.Context, t Turn, token int64) ([]Message, error)
 	ConversationUnhandled(ctx context.Context, conversation string) ([]Message, error)
-	HeadOfLine(ctx context.Context, conversation string) (*Conversation, *Delivery, error)
 	CommitInboundFenced(ctx context.Context, conversation string, in Inbound, lastSeq int64, t Turn,
 		token int64) (Message, []Message, bool, error)
 	DueConversations(ctx context.Context, now time.Time, limit int) ([]string, error)

@@ -62,15 +62,9 @@ func (s *Store) DueConversations(ctx context.Context, now time.Time, limit int) 
 	return ids, nil
 }
 
-// HeadOfLine returns the conversation (without its state), its head-of-line pending delivery and that
-// delivery's message in one script (channels.FencedStore: what the outbox reads under the delivery
-// lock before a send).
-func (s *Store) HeadOfLine(ctx context.Context, conversation string) (*channels.Conversation, *channels.Delivery, error) {
-	res, err := headScript.Run(ctx, s.rdb,
-		[]string{s.k.dp(conversation), s.k.dv(conversation), s.k.conv(conversation), s.k.msgs(conversation)}).Slice()
-	if err != nil {
-		return nil, nil, wrap("head of line", err)
-	}
+// headOfLineOf decodes the headOfLine prelude's answer for conversation: the conversation (nil when
+// there is none) and its head of line with its message (nil when nothing is pending).
+func headOfLineOf(conversation string, res []any) (*channels.Conversation, *channels.Delivery, error) {
 	conv, err := conversationOf(namedFields(headConvFields, res[0].([]any)))
 	if casesvc.ErrorCode(err) == casesvc.ENOTFOUND {
 		conv = nil // the outbox reads it again and fails the delivery as not found

@@ -95,6 +95,11 @@ return 0
 var acquireReadScript = redis.NewScript(acquire("{0}") + `local unh, msgs = KEYS[4], KEYS[5]` + unhandledRows +
 	`return {t, redis.call('HGETALL', KEYS[3]), out}`)
 
+// acquireHeadScript: acquireScript's KEYS and ARGV (the delivery lock's), then KEYS dp dv conv msgs.
+// Returns {0} when taken, else {token, the headOfLine prelude's answer}.
+var acquireHeadScript = redis.NewScript(headOfLine + acquire("{0}") +
+	`return {t, headOfLine(KEYS[3], KEYS[4], KEYS[5], KEYS[6])}`)
+
 // Lock waits for the conversation's lock; see channels.Locker.
 func (l *Locker) Lock(ctx context.Context, conversation string) (context.Context, int64, func(), error) {
 	held, token, unlock, _, err := l.lock(ctx, conversation, func(random string) (int64, []any, error) {
@@ -134,6 +139,31 @@ func (l *Locker) LockAndRead(ctx context.Context, conversation string) (context.
 		return nil, 0, nil, nil, nil, wrap("lock and read", err)
 	}
 	return held, token, unlock, conv, unhandled, nil
+}
+
+// LockHeadOfLine waits for the conversation's delivery lock (channels.DeliveryLock) and reads with
+// the grant, in the same script, the conversation without its state and its head of line with the
+// message (see channels.Locker).
+func (l *Locker) LockHeadOfLine(ctx context.Context, conversation string) (context.Context, func(), *channels.Conversation, *channels.Delivery, error) {
+	name := channels.DeliveryLock(conversation)
+	held, _, unlock, res, err := l.lock(ctx, name, func(random string) (int64, []any, error) {
+		res, err := acquireHeadScript.Run(ctx, l.rdb,
+			[]string{l.k.lock(name), l.k.fence(name), l.k.dp(conversation), l.k.dv(conversation), l.k.conv(conversation), l.k.msgs(conversation)},
+			random, l.cfg.TTL.Milliseconds()).Slice()
+		if err != nil {
+			return 0, nil, err
+		}
+		return toInt(res[0]), res, nil
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	conv, head, err := headOfLineOf(conversation, res[1].([]any))
+	if err != nil {
+		unlock()
+		return nil, nil, nil, nil, err
+	}
+	return held, unlock, conv, head, nil
 }
 
 // lock waits for the conversation's lock: try runs the acquiring script with this grant's random

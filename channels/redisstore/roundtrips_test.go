@@ -107,17 +107,34 @@ func contactHash(channel, contact string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// HeadOfLine reads the conversation (all but its state), its pending delivery with the lowest seq and
-// that delivery's message in one command; once that delivery is sent the next one is the head, and with none pending
-// the delivery is nil.
-func TestHeadOfLine(t *testing.T) {
-	_, _, counted, st := countedStore(t)
+// LockHeadOfLine grants the conversation's delivery lock and reads, in one command, the conversation
+// (all but its state), its pending delivery with the lowest seq and that delivery's message; once
+// that delivery is sent the next one is the head, and with none pending the delivery is nil. The
+// delivery lock is not the turn lock: a held turn lock does not hold it up, a held delivery lock does.
+func TestLockHeadOfLine(t *testing.T) {
+	c, prefix, counted, st := countedStore(t)
+	lk, err := redisstore.NewLocker(c, redisstore.LockerConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	headOf := func(conversation string) (*channels.Conversation, *channels.Delivery, error) {
+		t.Helper()
+		held, unlock, conv, head, err := lk.LockHeadOfLine(ctx(), conversation)
+		if err != nil {
+			return nil, nil, err
+		}
+		if held.Err() != nil {
+			t.Fatal("granted with a cancelled context")
+		}
+		unlock()
+		return conv, head, nil
+	}
 
 	conv, _, err := st.OpenConversation(ctx(), channels.ChannelSMS, "+886911222333", "zh-TW")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, head, err := st.HeadOfLine(ctx(), conv.ID); err != nil || head != nil || got == nil || got.ID != conv.ID {
+	if got, head, err := headOf(conv.ID); err != nil || head != nil || got == nil || got.ID != conv.ID {
 		t.Fatalf("nothing pending: %+v %+v %v", got, head, err)
 	}
 	in, _, err := st.AppendInbound(ctx(), conv.ID, channels.Inbound{Channel: channels.ChannelSMS, Contact: "+886911222333", Text: "hi"})
@@ -130,14 +147,22 @@ func TestHeadOfLine(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := counted.n.Load()
-	got, head, err := st.HeadOfLine(ctx(), conv.ID)
+	// The turn lock held (a turn running) does not hold up the delivery lock.
+	_, _, unlockTurn, err := lk.Lock(ctx(), conv.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	before := counted.n.Load()
+	wait, cancel := context.WithTimeout(ctx(), 5*time.Second)
+	defer cancel()
+	held, unlock, got, head, err := lk.LockHeadOfLine(wait, conv.ID)
+	if err != nil {
+		t.Fatalf("with the turn lock held: %v", err)
 	}
 	if n := counted.n.Load() - before; n != 1 {
 		t.Fatalf("%d commands, want 1", n)
 	}
+	unlockTurn()
 	all, err := st.Deliveries(ctx(), conv.ID)
 	if err != nil || len(all) != 2 {
 		t.Fatalf("deliveries %+v %v", all, err)
@@ -159,19 +184,41 @@ func TestHeadOfLine(t *testing.T) {
 		t.Fatalf("head %+v (message %+v) of %+v, want the first reply's delivery %+v", head, head.Message, got, want)
 	}
 
+	// Held: a second grant waits until the first is released.
+	second := make(chan error, 1)
+	go func() {
+		_, un, _, _, err := lk.LockHeadOfLine(ctx(), conv.ID)
+		if err == nil {
+			un()
+		}
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("granted while held (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if held.Err() != nil {
+		t.Fatal("the held lock's context ended")
+	}
+	unlock()
+	if err := <-second; err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+
 	if err := st.DeliveryPartSent(ctx(), conv.ID, head.Seq, 0, "SM1", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, head, err = st.HeadOfLine(ctx(), conv.ID); err != nil || head == nil || head.Seq != replies[1].Seq || head.Message.Text != "第二則" {
+	if _, head, err = headOf(conv.ID); err != nil || head == nil || head.Seq != replies[1].Seq || head.Message.Text != "第二則" {
 		t.Fatalf("after the first was sent: %+v %v, want the second reply", head, err)
 	}
 	if err := st.DeliveryPartSent(ctx(), conv.ID, head.Seq, 0, "SM2", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, head, err = st.HeadOfLine(ctx(), conv.ID); err != nil || head != nil {
+	if _, head, err = headOf(conv.ID); err != nil || head != nil {
 		t.Fatalf("all sent: %+v %v, want none", head, err)
 	}
-	if got, head, err := st.HeadOfLine(ctx(), "no-such-conversation"); err != nil || got != nil || head != nil {
+	if got, head, err := headOf("no-such-conversation"); err != nil || got != nil || head != nil {
 		t.Fatalf("unknown conversation: %+v %+v %v, want nothing and no error", got, head, err)
 	}
 }

@@ -248,18 +248,21 @@ return 1
 // the order deliveryFields reads them.
 const deliveryFieldNames = `p .. 'channel', p .. 'status', p .. 'parts', p .. 'attempts', p .. 'next', p .. 'err', p .. 'created', p .. 'updated'`
 
-// headScript: KEYS dp dv conv msgs. Returns {the conversation's fields} when nothing is pending,
-// else {fields, seq, {channel status parts attempts next err created updated}, message body or false}
-// of the head of line (the pending seq with the lowest score). The fields are HMGET's of
-// headConvFields: every one but the state, the hash's largest, which a send does not need.
-var headScript = redis.NewScript(`
-local conv = redis.call('HMGET', KEYS[3], ` + headConvFieldNames + `)
-local h = redis.call('ZRANGE', KEYS[1], 0, 0)
-if #h == 0 then return {conv} end
-local p = h[1] .. ':'
-local f = redis.call('HMGET', KEYS[2], ` + deliveryFieldNames + `)
-return {conv, tonumber(h[1]), f, redis.call('HGET', KEYS[4], h[1])}
-`)
+// headOfLine (a Lua prelude) reads what a send needs of a conversation, given its keys dp dv conv
+// msgs: {the conversation's fields} when nothing is pending, else {fields, seq, {channel status parts
+// attempts next err created updated}, message body or false} of the head of line (the pending seq
+// with the lowest score). The fields are HMGET's of headConvFields: every one but the state, the
+// hash's largest, which a send does not need.
+var headOfLine = `
+local function headOfLine(dp, dv, conv, msgs)
+  local c = redis.call('HMGET', conv, ` + headConvFieldNames + `)
+  local h = redis.call('ZRANGE', dp, 0, 0)
+  if #h == 0 then return {c} end
+  local p = h[1] .. ':'
+  local f = redis.call('HMGET', dv, ` + deliveryFieldNames + `)
+  return {c, tonumber(h[1]), f, redis.call('HGET', msgs, h[1])}
+end
+`
 
 // dueScript: KEYS due; ARGV prefix maxMicros limit. Returns {conv, seq, fields...} of the heads of
 // line whose next attempt (µs) is at or before maxMicros, in due order; Go checks the exact time.

@@ -23,6 +23,11 @@ func (l stuckLocker) Lock(ctx context.Context, conversation string) (context.Con
 	return nil, 0, nil, ctx.Err()
 }
 
+func (l stuckLocker) LockHeadOfLine(ctx context.Context, conversation string) (context.Context, func(), *channels.Conversation, *channels.Delivery, error) {
+	_, _, _, err := l.Lock(ctx, channels.DeliveryLock(conversation))
+	return nil, nil, nil, nil, err
+}
+
 func (l stuckLocker) LockAndRead(ctx context.Context, conversation string) (context.Context, int64, func(), *channels.Conversation, []channels.Message, error) {
 	_, _, _, err := l.Lock(ctx, conversation)
 	return nil, 0, nil, nil, nil, err
