@@ -300,7 +300,7 @@ func (l *deliveryLoop) handOut(ctx context.Context, inflight, busy map[string]bo
 }
 
 // due reads up to limit due heads of line. Under a Locker only their conversations are read
-// (FencedStore.DueConversations), since deliverLocked reads each head again under the delivery lock:
+// (FencedStore.DueConversations), since deliverLocked reads each head with its delivery lock's grant:
 // reading them twice cost the Redis deployment's outbox most of its reads.
 func (l *deliveryLoop) due(ctx context.Context, limit int) ([]Delivery, error) {
 	r := l.r
@@ -361,7 +361,7 @@ func (l *deliveryLoop) worker() {
 	}
 }
 
-// DeliveryLock names the Locker's lock that a node holds while it sends a conversation's
+// DeliveryLock is the name of the Locker's lock that a node holds while it sends a conversation's
 // deliveries (Locker.LockHeadOfLine takes it). It is not the turns' lock (the conversation id
 // itself), so that
 //   - a turn never waits for a provider's API (a send may take up to SendTimeout, a rate limit
@@ -376,8 +376,8 @@ func DeliveryLock(conversation string) string { return "delivery:" + conversatio
 // deliverLocked is deliver across nodes: it takes the conversation's delivery lock (waiting at most
 // LockWait) with what the conversation's head of line is now, read with the grant (d carries only
 // its conversation, and another node may have sent, retried or failed that head meanwhile), sends
-// that head if it is due, records, and releases.
-// It returns busy when another node holds the lock (or the read failed: the next poll tries again). The send runs in the lock's context, so a node
+// that head if it is due, records, and releases. It returns busy when another node holds the lock
+// (or the read failed: the next poll tries again). The send runs in the lock's context, so a node
 // that notices it lost the lock (renewal failed) stops sending; the part marks are conditional on the
 // parts already recorded, so a stale holder's late mark is refused, never recorded twice.
 func (l *deliveryLoop) deliverLocked(d Delivery) (busy bool) {
