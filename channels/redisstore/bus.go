@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ type Bus struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	subs   map[string]map[*busSub]struct{}
+	subs   map[string][]*busSub // a conversation's subscribers here: usually one, so a slice, not a set
 	closed bool
 
 	psMu   sync.Mutex      // serializes SUBSCRIBE/UNSUBSCRIBE
@@ -119,7 +120,7 @@ func NewBus(rdb redis.UniversalClient, store MessageReader, cfg BusConfig) (*Bus
 	}
 	b := &Bus{
 		rdb: rdb, store: store, cfg: cfg, k: keys(cfg.Prefix), log: cfg.Logger,
-		pub: make(chan channels.Message, cfg.Queue), subs: map[string]map[*busSub]struct{}{},
+		pub: make(chan channels.Message, cfg.Queue), subs: map[string][]*busSub{},
 		joined: map[string]bool{},
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -142,7 +143,7 @@ func (b *Bus) Close() error {
 	}
 	b.closed = true
 	all := b.allLocked()
-	b.subs = map[string]map[*busSub]struct{}{}
+	b.subs = map[string][]*busSub{}
 	b.mu.Unlock()
 	for _, s := range all {
 		s.mu.Lock()
@@ -160,10 +161,8 @@ func (b *Bus) Close() error {
 
 func (b *Bus) allLocked() []*busSub {
 	var all []*busSub
-	for _, set := range b.subs {
-		for s := range set {
-			all = append(all, s)
-		}
+	for _, subs := range b.subs {
+		all = append(all, subs...)
 	}
 	return all
 }
@@ -274,11 +273,7 @@ func (b *Bus) poll() {
 func (b *Bus) local(conv string) []*busSub {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]*busSub, 0, len(b.subs[conv]))
-	for s := range b.subs[conv] {
-		out = append(out, s)
-	}
-	return out
+	return slices.Clone(b.subs[conv])
 }
 
 // Subscribe returns a channel of the conversation's messages stored from now on.
@@ -310,10 +305,7 @@ func (b *Bus) subscribe(conversation string, fn func(channels.Message) bool, end
 		}
 		return func() {}
 	}
-	if b.subs[conversation] == nil {
-		b.subs[conversation] = map[*busSub]struct{}{}
-	}
-	b.subs[conversation][s] = struct{}{}
+	b.subs[conversation] = append(b.subs[conversation], s)
 	b.mu.Unlock()
 	// Listen first, then read where the transcript stands: nothing stored in between is missed.
 	b.reconcile(conversation)
@@ -351,13 +343,18 @@ func (b *Bus) subscribe(conversation string, fn func(channels.Message) bool, end
 // remove forgets a subscriber and leaves the pub/sub channel when it was the last; s.gone is set.
 func (b *Bus) remove(s *busSub) {
 	b.mu.Lock()
-	if _, ok := b.subs[s.conv][s]; !ok {
+	subs := b.subs[s.conv]
+	i := slices.Index(subs, s)
+	if i < 0 {
 		b.mu.Unlock()
 		return
 	}
-	delete(b.subs[s.conv], s)
-	if len(b.subs[s.conv]) == 0 {
+	if len(subs) == 1 {
 		delete(b.subs, s.conv)
+	} else {
+		subs[i] = subs[len(subs)-1]
+		subs[len(subs)-1] = nil
+		b.subs[s.conv] = subs[:len(subs)-1]
 	}
 	closed := b.closed
 	b.mu.Unlock()
