@@ -86,7 +86,8 @@ func headOfLineOf(conversation string, res []any) (*channels.Conversation, *chan
 	return conv, &d, nil
 }
 
-// headConvFields are the fields of a conversation's hash that HeadOfLine reads: all but the state.
+// headConvFields are the fields of a conversation's hash that the head-of-line read
+// (Locker.LockHeadOfLine) takes: all but the state.
 var headConvFields = []string{"id", "channel", "contact", "lang", "started", "created", "updated", "last_seq"}
 
 // headConvFieldNames is headConvFields as a Lua argument list.
