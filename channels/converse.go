@@ -161,16 +161,13 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 	}
 	if !conv.Started {
 		// The greeting comes before the first answer, as in handleInbound.
-		before := conv.LastSeq
 		var res turnResult
 		if res, conv = r.runStart(ctx, conv.ID, conv); errors.Is(res.err, ErrStaleFence) {
 			return res, nil, false // nothing of j stored: runConverseLocked runs it again
 		} else if res.err != nil {
 			return r.notStored(j, res.err), nil, false
 		}
-		// A message stored while the greeting ran (Receive needs no turn lock) took a seq before the
-		// greeting's, which CommitInbound's last-seq check would not see: it runs first.
-		if conv == nil || len(res.replies) > 0 && res.replies[0].Seq != before+1 {
+		if conv == nil { // another start won, or a message was stored meanwhile: it runs first
 			return r.storeFirst(ctx, w, j)
 		}
 	}

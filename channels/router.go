@@ -735,9 +735,14 @@ func (r *Router) runStart(ctx context.Context, id string, conv *Conversation) (t
 		return turnResult{err: err}, nil
 	}
 	r.published(conv, stored, at)
+	if len(stored) > 0 && stored[0].Seq != conv.LastSeq+1 {
+		// A message was stored while the greeting ran (Receive takes no turn): the copy would skip
+		// it, and a one-write commit after the greeting would pass its last-seq check. Read again.
+		return turnResult{replies: stored}, nil
+	}
 	conv.State, conv.Started = state, true
 	if len(stored) > 0 {
-		conv.LastSeq = max(conv.LastSeq, stored[len(stored)-1].Seq)
+		conv.LastSeq = stored[len(stored)-1].Seq
 	}
 	return turnResult{replies: stored}, conv
 }
