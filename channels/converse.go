@@ -142,11 +142,14 @@ func (r *Router) converse(conversation string, in Inbound, stored func(Stored, e
 }
 
 // HoldReporter is the optional capability of Handoffs behind one-write turns: whether a person holds
-// the conversation now. Holds begin only in the conversation's own turns (a dialog handoff request),
-// so the answer stays true for the turn the worker is about to run. Without it, every message of a
-// router with Handoffs is stored first.
+// the conversation now, before the customer's message m is stored. When none does, Holding also takes
+// note of m as Intercept does of a message it does not hold (the quality figures), so the router
+// does not call Intercept for it: one read of the holds per message. A held conversation's message
+// (or an error) is stored first and goes to Intercept as usual. Holds begin only in the
+// conversation's own turns (a dialog handoff request), so the answer stays true for the turn the
+// worker is about to run. Without it, every message of a router with Handoffs is stored first.
 type HoldReporter interface {
-	Holding(conversation string) bool
+	Holding(ctx context.Context, conv *Conversation, m Message) (bool, error)
 }
 
 // runConverse runs the job of a message not stored yet (see the top of this file). It returns the
@@ -171,21 +174,18 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 			return r.storeFirst(ctx, w, j)
 		}
 	}
-	h := r.handoffRouting()
-	if h != nil {
-		if hr, ok := h.(HoldReporter); !ok || hr.Holding(conv.ID) {
-			return r.storeFirst(ctx, w, j)
-		}
-	}
 	in := *j.in
 	m := Message{
 		Conversation: conv.ID, Seq: conv.LastSeq + 1, Direction: DirIn, From: FromCustomer,
 		Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: in.ReceivedAt,
 		Attachments: in.Attachments,
 	}
-	if h != nil {
-		// Not held, so this only takes note of the customer (the quality figures).
-		if held, _, err := h.Intercept(ctx, conv, m); err != nil || held {
+	if h := r.handoffRouting(); h != nil {
+		hr, ok := h.(HoldReporter)
+		if !ok {
+			return r.storeFirst(ctx, w, j)
+		}
+		if held, err := hr.Holding(ctx, conv, m); err != nil || held {
 			if err != nil {
 				r.log.Error("handoff routing", "conversation", conv.ID, "code", casesvc.ErrorCode(err))
 			}

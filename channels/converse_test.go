@@ -310,7 +310,7 @@ type holdingHandoffs struct {
 	report   bool
 	mu       sync.Mutex
 	seen     []int64 // seqs Intercept was given for the held conversation
-	noticed  int     // Intercept calls for other conversations
+	noticed  int     // Intercept (or Holding) calls for other conversations
 	holdings int
 }
 
@@ -329,11 +329,16 @@ func (h *holdingHandoffs) AfterTurn(context.Context, string) {}
 
 type reportingHandoffs struct{ *holdingHandoffs }
 
-func (h reportingHandoffs) Holding(conv string) bool {
+// Holding notes a message it does not hold as Intercept does (HoldReporter's contract).
+func (h reportingHandoffs) Holding(_ context.Context, conv *channels.Conversation, _ channels.Message) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.holdings++
-	return conv == h.held
+	if conv.ID == h.held {
+		return true, nil
+	}
+	h.noticed++
+	return false, nil
 }
 
 // A conversation a person holds is stored first (the handoff service answers it with the real seq);

@@ -534,15 +534,22 @@ func (s *Service) AfterTurn(ctx context.Context, conversation string) {
 	s.flush(ctx, fx, ev)
 }
 
+// noteCustomer records, for the quality figures, that the conversation heard from its customer (m
+// from the customer; other messages are not noted).
+func (s *Service) noteCustomer(ctx context.Context, conv *channels.Conversation, m channels.Message) {
+	if m.Direction != channels.DirIn {
+		return
+	}
+	at := m.TS
+	if at.IsZero() {
+		at = s.now()
+	}
+	s.noteConversation(ctx, conv.ID, conv.Channel, at)
+}
+
 // Intercept (channels.Handoffs) keeps the customer messages of a held conversation from the dialog.
 func (s *Service) Intercept(ctx context.Context, conv *channels.Conversation, m channels.Message) (bool, []channels.Message, error) {
-	if m.Direction == channels.DirIn {
-		at := m.TS
-		if at.IsZero() {
-			at = s.now()
-		}
-		s.noteConversation(ctx, conv.ID, conv.Channel, at)
-	}
+	s.noteCustomer(ctx, conv, m)
 	if s.sh != nil {
 		// Most messages are not held: one read, no lock.
 		if held, err := s.sh.held(ctx, conv.ID); err != nil || !held {

@@ -2,32 +2,27 @@ package handoff
 
 import (
 	"context"
-	"time"
 
 	"claimline/channels"
 )
 
 // Holding reports whether a person holds the conversation now: queued, with an agent, or leaving a
-// call-back note. The router asks before a turn that would store the customer's message together
-// with its answer (channels.Router.Converse): a held conversation's message is stored first, since
-// Intercept answers it with effects of its own. Holds begin only in the conversation's own turns
-// (RequestHandoff), so the answer holds for the turn about to run.
-//
-// With several nodes the answer is the shared list's (one HEXISTS; a failed read answers true, so
-// the message is stored first and Intercept, which reads again, decides).
-func (s *Service) Holding(conversation string) bool {
+// call-back note (channels.HoldReporter). The router asks before a turn that would store the
+// customer's message m together with its answer (channels.Router.Converse): a held conversation's
+// message is stored first, since Intercept answers it with effects of its own. Holds begin only in
+// the conversation's own turns (RequestHandoff), so the answer holds for the turn about to run.
+// When it is not held, m is noted as Intercept notes every customer message, since the router does
+// not call Intercept for it. With several nodes the answer is the shared list's: one HEXISTS.
+func (s *Service) Holding(ctx context.Context, conv *channels.Conversation, m channels.Message) (bool, error) {
 	if s.sh != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		held, err := s.sh.held(ctx, conversation)
-		if err != nil {
-			s.log.Error("handoff: read hold", "err", err)
-			return true
+		if held, err := s.sh.held(ctx, conv.ID); err != nil || held {
+			return held, err
 		}
-		return held
+	} else if _, held := s.Hold(conv.ID); held {
+		return true, nil
 	}
-	_, held := s.Hold(conversation)
-	return held
+	s.noteCustomer(ctx, conv, m)
+	return false, nil
 }
 
 // Interface guards
