@@ -244,6 +244,36 @@ func conversationOf(h map[string]string) (*channels.Conversation, error) {
 // one script: the dedupe key (SET with a TTL), the seq (HINCRBY last_seq), the message and its
 // unhandled mark are written together or not at all.
 func (s *Store) AppendInbound(ctx context.Context, conversation string, in channels.Inbound) (channels.Message, bool, error) {
+	msg, body, err := s.inbound(conversation, in)
+	if err != nil {
+		return channels.Message{}, false, wrap("append inbound", err)
+	}
+	hasCID, dedupeKey := s.dedupe(conversation, in.ClientID)
+	res, err := appendScript.Run(ctx, s.rdb,
+		[]string{s.k.conv(conversation), s.k.msgs(conversation), s.k.unh(conversation), s.k.unhandled(), dedupeKey,
+			s.k.unhandledSince()},
+		body, hasCID, s.cfg.DedupeTTL.Milliseconds(), stamp(s.now()), conversation, micros(s.now())).Slice()
+	if err != nil {
+		return channels.Message{}, false, wrap("append inbound", err)
+	}
+	switch toInt(res[0]) {
+	case -1:
+		s.ids.forget(conversation)
+		return channels.Message{}, false, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
+	case 0:
+		first, err := repeatOf(conversation, res)
+		if err != nil {
+			return channels.Message{}, false, wrap("append inbound", err)
+		}
+		return first, true, nil
+	}
+	msg.Seq = toInt(res[1])
+	return msg, false, nil
+}
+
+// inbound is the stored form of a customer message or event (no seq, not handled), stamped when it
+// was received (now when unset), and its encoded body.
+func (s *Store) inbound(conversation string, in channels.Inbound) (channels.Message, string, error) {
 	at := in.ReceivedAt
 	if at.IsZero() {
 		at = s.now()
@@ -257,33 +287,21 @@ func (s *Store) AppendInbound(ctx context.Context, conversation string, in chann
 		msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
 	}
 	body, err := encodeMessage(msg)
-	if err != nil {
-		return channels.Message{}, false, wrap("append inbound", err)
+	return msg, body, err
+}
+
+// dedupe is the repeatedInbound prelude's arguments for a client id: "1" and its dedupe key, or "0"
+// and an unused key that keeps KEYS' shape.
+func (s *Store) dedupe(conversation, clientID string) (hasClientID, key string) {
+	if clientID == "" {
+		return "0", s.k.conv(conversation)
 	}
-	hasCID, dedupeKey := "0", s.k.conv(conversation) // an unused key keeps KEYS' shape
-	if in.ClientID != "" {
-		hasCID, dedupeKey = "1", s.k.dedupe(conversation, in.ClientID)
-	}
-	res, err := appendScript.Run(ctx, s.rdb,
-		[]string{s.k.conv(conversation), s.k.msgs(conversation), s.k.unh(conversation), s.k.unhandled(), dedupeKey,
-			s.k.unhandledSince()},
-		body, hasCID, s.cfg.DedupeTTL.Milliseconds(), stamp(s.now()), conversation, micros(s.now())).Slice()
-	if err != nil {
-		return channels.Message{}, false, wrap("append inbound", err)
-	}
-	switch toInt(res[0]) {
-	case -1:
-		s.ids.forget(conversation)
-		return channels.Message{}, false, casesvc.Errorf(casesvc.ENOTFOUND, "Conversation not found.")
-	case 0:
-		first, err := decodeMessage(conversation, toInt(res[1]), res[2].(string), toInt(res[3]) == 0)
-		if err != nil {
-			return channels.Message{}, false, wrap("append inbound", err)
-		}
-		return first, true, nil
-	}
-	msg.Seq = toInt(res[1])
-	return msg, false, nil
+	return "1", s.k.dedupe(conversation, clientID)
+}
+
+// repeatOf decodes the repeatedInbound prelude's answer: the message first stored with the client id.
+func repeatOf(conversation string, res []any) (channels.Message, error) {
+	return decodeMessage(conversation, toInt(res[1]), res[2].(string), toInt(res[3]) == 0)
 }
 
 // CommitTurn stores a turn's replies, state and the inbound's handled mark (or the started mark) in
@@ -391,26 +409,12 @@ func (s *Store) CommitInboundFenced(ctx context.Context, conversation string, in
 	if token <= 0 {
 		return channels.Message{}, nil, false, casesvc.Errorf(casesvc.EINVALID, "redisstore: fencing token required")
 	}
-	at := in.ReceivedAt
-	if at.IsZero() {
-		at = s.now()
-	}
-	msg := channels.Message{
-		Conversation: conversation, Seq: lastSeq + 1, Direction: channels.DirIn, From: channels.FromCustomer,
-		Text: in.Text, Action: in.Action, Lang: in.Lang, ClientID: in.ClientID, TS: at.UTC(), Handled: true,
-		Attachments: in.Attachments, Event: in.Event, Notice: in.Notice,
-	}
-	if in.Event != "" {
-		msg.Direction, msg.From = channels.DirEvent, channels.FromSystem
-	}
-	body, err := encodeMessage(msg)
+	msg, body, err := s.inbound(conversation, in)
 	if err != nil {
 		return channels.Message{}, nil, false, wrap("commit inbound", err)
 	}
-	hasCID, dedupeKey := "0", s.k.conv(conversation) // an unused key keeps KEYS' shape
-	if in.ClientID != "" {
-		hasCID, dedupeKey = "1", s.k.dedupe(conversation, in.ClientID)
-	}
+	msg.Seq, msg.Handled = lastSeq+1, true
+	hasCID, dedupeKey := s.dedupe(conversation, in.ClientID)
 	replyAt := t.At
 	if replyAt.IsZero() {
 		replyAt = s.now()
@@ -439,7 +443,7 @@ func (s *Store) CommitInboundFenced(ctx context.Context, conversation string, in
 	case -5:
 		return channels.Message{}, nil, false, channels.ErrSeqMoved
 	case 0:
-		first, err := decodeMessage(conversation, toInt(res[1]), res[2].(string), toInt(res[3]) == 0)
+		first, err := repeatOf(conversation, res)
 		if err != nil {
 			return channels.Message{}, nil, false, wrap("commit inbound", err)
 		}

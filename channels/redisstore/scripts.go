@@ -19,14 +19,11 @@ return {1, ARGV[1]}
 // appendScript: KEYS conv msgs unh unhandled dedupe unhandledSince; ARGV body hasClientID ttlMillis now
 // convID nowMicros.
 // Returns {-1} (no conversation), {0, seq, body, unhandled 0|1} (a repeat), {1, seq}.
-var appendScript = redis.NewScript(`
+var appendScript = redis.NewScript(repeatedInbound + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 if ARGV[2] == '1' then
-  local prev = redis.call('GET', KEYS[5])
-  if prev then
-    local m = redis.call('HGET', KEYS[2], prev)
-    if m then return {0, tonumber(prev), m, redis.call('SISMEMBER', KEYS[3], prev)} end
-  end
+  local r = repeated(KEYS[5], KEYS[2], KEYS[3])
+  if r then return r end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'last_seq', 1)
 redis.call('HSET', KEYS[1], 'updated', ARGV[4])
@@ -37,6 +34,18 @@ redis.call('ZADD', KEYS[6], 'NX', ARGV[6], ARGV[5]) -- stalled since (sweep): an
 if ARGV[2] == '1' then redis.call('SET', KEYS[5], seq, 'PX', ARGV[3]) end
 return {1, seq}
 `)
+
+// repeatedInbound (a Lua prelude) answers a repeated client id, given the keys dedupe msgs unh:
+// {0, seq, body, unhandled 0|1} of the message first stored with it, or nil when it is new.
+const repeatedInbound = `
+local function repeated(dedupe, msgs, unh)
+  local prev = redis.call('GET', dedupe)
+  if prev then
+    local m = redis.call('HGET', msgs, prev)
+    if m then return {0, tonumber(prev), m, redis.call('SISMEMBER', unh, prev)} end
+  end
+end
+`
 
 // refreshHead (a Lua prelude) puts a conversation's head-of-line pending delivery into the due set at
 // its next attempt, or takes the conversation out when nothing is pending.
@@ -115,16 +124,13 @@ end
 // convID reply...
 // Returns {-1} no conversation, {-3} stale fence, {-5} last_seq is not lastSeq (something was stored
 // meanwhile), {0, seq, body, unhandled 0|1} a repeated client id, {1, last seq}.
-var commitInboundScript = redis.NewScript(storeTurn + `
+var commitInboundScript = redis.NewScript(storeTurn + repeatedInbound + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local v = redis.call('GET', KEYS[8])
 if not v or string.match(v, ':(%d+)$') ~= ARGV[1] then return {-3} end
 if ARGV[4] == '1' then
-  local prev = redis.call('GET', KEYS[9])
-  if prev then
-    local m = redis.call('HGET', KEYS[2], prev)
-    if m then return {0, tonumber(prev), m, redis.call('SISMEMBER', KEYS[3], prev)} end
-  end
+  local r = repeated(KEYS[9], KEYS[2], KEYS[3])
+  if r then return r end
 end
 if redis.call('HGET', KEYS[1], 'last_seq') ~= ARGV[2] then return {-5} end
 local n = #ARGV - 13
