@@ -225,6 +225,45 @@ func waitAllHandled(t *testing.T, st channels.Store) {
 	t.Fatal("messages left unhandled")
 }
 
+// checkAnswered fails unless the conversation's transcript has no gap and holds the greeting and
+// questions questions, each handled and answered once by the echo dialog, after it, the answers in
+// the questions' order (a burst stores some questions first, so an answer need not follow its
+// question at once). It returns the transcript.
+func checkAnswered(t *testing.T, st channels.Store, conversation string, questions int) []channels.Message {
+	t.Helper()
+	msgs, err := st.MessagesAfter(ctx(), conversation, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2*questions+1 {
+		t.Fatalf("conversation %s: %d messages, want %d questions, their answers and the greeting", conversation, len(msgs), questions)
+	}
+	asked := map[int64]string{}
+	var lastReplyTo int64
+	for i, m := range msgs {
+		if m.Seq != int64(i+1) {
+			t.Fatalf("conversation %s: gap at %d", conversation, i)
+		}
+		switch {
+		case m.Direction == channels.DirIn:
+			if !m.Handled {
+				t.Fatalf("conversation %s: %d not handled", conversation, m.Seq)
+			}
+			asked[m.Seq] = m.Text
+		case m.ReplyTo > 0:
+			q, ok := asked[m.ReplyTo]
+			if !ok || m.Text != "echo:"+q || m.ReplyTo <= lastReplyTo {
+				for _, m := range msgs {
+					t.Logf("%d %s %q reply_to=%d", m.Seq, m.Direction, m.Text, m.ReplyTo)
+				}
+				t.Fatalf("conversation %s: answer %d out of place", conversation, m.Seq)
+			}
+			lastReplyTo = m.ReplyTo
+		}
+	}
+	return msgs
+}
+
 // Two nodes share one Redis and receive messages of the same conversation at once: turns never
 // overlap, run once each, in seq order, and every answer follows its question in the transcript.
 func TestTwoNodesOneTurnAtATimeInSeqOrder(t *testing.T) {
@@ -282,22 +321,7 @@ func TestTwoNodesOneTurnAtATimeInSeqOrder(t *testing.T) {
 				t.Fatalf("conversation %d: turns out of seq order %v", c, seqs)
 			}
 		}
-		msgs, _ := st.MessagesAfter(ctx(), conv.ID, 0, 1000)
-		var lastReplyTo int64
-		for i, m := range msgs {
-			if m.Seq != int64(i+1) {
-				t.Fatalf("gap at %d", i)
-			}
-			if m.Direction == channels.DirOut {
-				if m.ReplyTo < lastReplyTo {
-					t.Fatalf("reply to %d after a reply to %d", m.ReplyTo, lastReplyTo)
-				}
-				lastReplyTo = m.ReplyTo
-			}
-		}
-		if len(msgs) != 2*perConv+1 { // questions, answers and the greeting
-			t.Fatalf("conversation %d: %d messages", c, len(msgs))
-		}
+		checkAnswered(t, st, conv.ID, perConv)
 	}
 }
 
@@ -465,38 +489,10 @@ func TestTwoNodesOneWriteTurnsInSeqOrder(t *testing.T) {
 		}
 		// The dialog also ran turns that were thrown away (a repeat is known only at the commit; a
 		// message stored meanwhile voids the turn), so the transcript tells what was committed.
-		msgs, _ := st.MessagesAfter(ctx(), conv.ID, 0, 1000)
-		if len(msgs) != 2*perConv+1 { // questions, answers and the greeting
-			t.Fatalf("conversation %d: %d messages", c, len(msgs))
-		}
-		// Each question is answered once, after it, and the answers come in the questions' order (a
-		// burst stores some questions first, so an answer need not follow its question at once).
-		questions := map[int64]string{}
-		var lastReplyTo int64
-		for i, m := range msgs {
-			if m.Seq != int64(i+1) {
-				t.Fatalf("gap at %d", i)
-			}
-			switch {
-			case m.Direction == channels.DirIn:
-				if !m.Handled {
-					t.Fatalf("conversation %d: %d not handled", c, m.Seq)
-				}
-				questions[m.Seq] = m.Text
-			case m.ReplyTo > 0:
-				q, ok := questions[m.ReplyTo]
-				if !ok || m.Text != "echo:"+q || m.ReplyTo <= lastReplyTo {
-					for _, m := range msgs {
-						t.Logf("%d %s %q reply_to=%d", m.Seq, m.Direction, m.Text, m.ReplyTo)
-					}
-					t.Fatalf("conversation %d: answer %d out of place", c, m.Seq)
-				}
-				lastReplyTo = m.ReplyTo
-			}
-		}
-		// The last turn ran on the state its predecessor left (the echo dialog's state is its seq).
-		if last := msgs[len(msgs)-2]; string(conv.State) != fmt.Sprint(last.Seq) {
-			t.Fatalf("conversation %d: state %q after the turn of %d", c, conv.State, last.Seq)
+		msgs := checkAnswered(t, st, conv.ID, perConv)
+		// The last turn committed left its state (the echo dialog's state is its question's seq).
+		if last := msgs[len(msgs)-1]; string(conv.State) != fmt.Sprint(last.ReplyTo) {
+			t.Fatalf("conversation %d: state %q after the answer to %d", c, conv.State, last.ReplyTo)
 		}
 	}
 	one := converseWrites(t, rega, "one") + converseWrites(t, regb, "one")
