@@ -5,7 +5,9 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -69,5 +71,36 @@ func TestScaledOutModesRun(t *testing.T) {
 	defer rdb.Close()
 	if convs, err := rdb.Keys(context.Background(), "claimline:conv:*").Result(); err != nil || len(convs) == 0 {
 		t.Fatalf("no conversation in Redis (%d keys, %v)", len(convs), err)
+	}
+}
+
+// scripts/bench-scaled-out.sh, the command docs/performance.md gives for the scaled-out figures,
+// still runs end to end: its own redis-server and case service, the bench against them with zero
+// errors, and the CPU line for Redis and the case service.
+func TestScaledOutScriptRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds claimline and runs for a few seconds")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found in PATH (%v); apt-get install redis-server", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "bench-scaled-out.sh"), "claim", "2s").CombinedOutput()
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`a scaled-out gateway node on Redis, the case service over HTTP`),
+		regexp.MustCompile(`claims filed \([0-9.]+ claims/s, [0-9.]+ turns each\); errors 0\n`),
+		regexp.MustCompile(`redis-server CPU [0-9.]+ s; claimline casesvc CPU [0-9.]+ s\n`),
+	} {
+		if !want.Match(out) {
+			t.Errorf("the script's output lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`\b0 claims filed`).Match(out) {
+		t.Error("the script's run filed no claim")
 	}
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Measures one scaled-out gateway node on one box: a redis-server of its own and `claimline casesvc`
+# on free loopback ports, then `claimline bench` as an in-process gateway node on them. It prints the
+# bench summary and the CPU that Redis and the case service used, since on one box all three share
+# the cores and Redis's time per message bounds every node together.
+#
+#   scripts/bench-scaled-out.sh [MODE] [DURATION]     MODE: claim (default), rest, steady, twilio, telegram
+#
+# Needs redis-server on the PATH (Debian's redis-server package); it never touches port 6379.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-claim}
+duration=${2:-10s}
+
+command -v redis-server >/dev/null || { echo "bench-scaled-out: redis-server not found (apt-get install redis-server)" >&2; exit 1; }
+
+work=$(mktemp -d)
+go build -o "$work/claimline" ./cmd/claimline
+
+# A free loopback port: one that refuses a connection now.
+free_port() {
+  while :; do
+    p=$(shuf -i 20000-60999 -n 1)
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+}
+redis_port=$(free_port)
+casesvc_port=$(free_port)
+
+cleanup() {
+  [ -n "${casesvc_pid:-}" ] && kill "$casesvc_pid" 2>/dev/null || true
+  [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Durable as a production Redis would be: append-only, fsync every second.
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
+  --appendfsync everysec --save '' --daemonize yes --pidfile "$work/redis.pid" >/dev/null
+export CLAIMLINE_CASESVC_TOKEN=bench-casesvc-token-0123456789
+export CLAIMLINE_STAFF='bench:specialist:bench-staff-token-0123456789'
+"$work/claimline" casesvc --addr "127.0.0.1:$casesvc_port" --data "$work/casesvc" >"$work/casesvc.log" 2>&1 &
+casesvc_pid=$!
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$casesvc_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+"$work/claimline" bench --mode "$mode" --duration "$duration" --quiet \
+  --redis-url "redis://127.0.0.1:$redis_port/0" --casesvc-url "http://127.0.0.1:$casesvc_port"
+
+# utime+stime of a process, in seconds of CPU.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f s", ($14+$15)/hz}' "/proc/$1/stat"; }
+echo "redis-server CPU $(cpu_seconds "$(cat "$work/redis.pid")"); claimline casesvc CPU $(cpu_seconds "$casesvc_pid")"
