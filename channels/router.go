@@ -48,7 +48,8 @@ type RouterConfig struct {
 //   - Every grant carries a fencing token greater than every earlier grant's for that conversation.
 //   - The lock expires unless renewed; the implementation renews it while it is held. The returned
 //     context (derived from ctx) is cancelled when the lock is lost, so a turn stops early; a commit
-//     under a lost lock is refused by FencedStore.CommitTurnFenced anyway.
+//     under a lost lock is refused by FencedStore.CommitTurnFenced anyway (the Router's writes do
+//     not end with that context, see writeContext, so the refusal is what they hear).
 //   - unlock releases the lock only while this grant holds it; it is idempotent.
 //   - LockAndRead is Lock that also reads, with the grant, what a turn's holder reads first: the
 //     conversation from the Router's store (nil when there is none) and its unhandled inbound
@@ -831,9 +832,29 @@ type fenceKey struct{}
 // else through Store.CommitTurn (the embedded path, unchanged).
 func (r *Router) commitTurn(ctx context.Context, t Turn) ([]Message, error) {
 	if token, ok := ctx.Value(fenceKey{}).(int64); ok {
-		return r.store.(FencedStore).CommitTurnFenced(ctx, t, token)
+		wctx, done := r.writeContext(ctx)
+		defer done()
+		return r.store.(FencedStore).CommitTurnFenced(wctx, t, token)
 	}
 	return r.store.CommitTurn(ctx, t)
+}
+
+// lockedWriteTimeout bounds a store write made under a cross-node lock (see writeContext).
+const lockedWriteTimeout = 10 * time.Second
+
+// writeContext is the context of a store write in a turn. Under a cross-node lock the turn's context
+// is the lock's, which the Locker cancels as soon as a renewal finds the lock lost; the write must
+// still reach the store then, so that a fenced commit is refused with ErrStaleFence (and the turn
+// runs again) and an append stores the message, instead of both failing with the cancellation and
+// the customer hearing the message was not stored. Such a write ends at lockedWriteTimeout or at the
+// router's shutdown instead. Outside a lock ctx is returned unchanged.
+func (r *Router) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, locked := ctx.Value(fenceKey{}).(int64); !locked {
+		return ctx, func() {}
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockedWriteTimeout)
+	stop := context.AfterFunc(r.ctx, cancel)
+	return wctx, func() { stop(); cancel() }
 }
 
 // maxFencedAttempts bounds how often a turn whose lock was lost runs again in a row.

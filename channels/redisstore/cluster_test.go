@@ -552,3 +552,97 @@ func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
 		t.Fatalf("the message was not stored with its turn")
 	}
 }
+
+// With renewal on, as in production, a lost lock cancels the turn's context before the turn commits:
+// the lock's key gone under a running turn (expired in a stall, or lost in a Redis failover), the
+// node's connection to Redis cut for longer than the lock's TTL, or the lock lost while a new
+// conversation's greeting runs. The commit must still reach Redis and be refused by the fence, so
+// the turn runs again under a new lock: the customer hears once that the message is stored, and it
+// is stored once, answered once. (A write failing with the lock's cancellation instead told the
+// customer it was not stored, and nothing ran it again.)
+func TestLostLockWithRenewalTurnRunsAgain(t *testing.T) {
+	cases := []struct {
+		name  string
+		event string // the turn that loses its lock: "" the message's, or dialog.EventStart
+		lcfg  redisstore.LockerConfig
+		proxy bool
+	}{
+		{"lock gone mid-turn", "", redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false},
+		{"connection cut past the TTL", "", redisstore.LockerConfig{TTL: 150 * time.Millisecond, Renew: 50 * time.Millisecond}, true},
+		{"lock gone during the greeting", dialog.EventStart, redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testservices.StartRedis(t)
+			c, prefix := client(t, url)
+			nodeURL := url
+			var p *proxy
+			if tc.proxy {
+				p = newProxy(t, url)
+				nodeURL = p.url()
+			}
+			d := newTracer(0)
+			var losses, runs atomic.Int32
+			d.slow = func(in dialog.Input) time.Duration {
+				if in.Event != tc.event {
+					return 0
+				}
+				if runs.Add(1) != 1 {
+					return 0
+				}
+				losses.Add(1)
+				if tc.proxy {
+					p.cut()
+					time.AfterFunc(400*time.Millisecond, p.restore) // the lock expires meanwhile
+					return 700 * time.Millisecond
+				}
+				if err := c.Del(ctx(), prefix+"lock:{"+in.Conversation+"}").Err(); err != nil {
+					t.Error(err)
+				}
+				return 200 * time.Millisecond // the renewal notices meanwhile
+			}
+			r, st, _ := converseNode(t, nodeURL, prefix, d, tc.lcfg)
+			in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"}
+			var told atomic.Int32
+			done := make(chan channels.Stored, 2)
+			if err := r.Converse(ctx(), in, func(s channels.Stored, err error) {
+				told.Add(1)
+				if err != nil {
+					t.Errorf("told the message was not stored: %v", err)
+				}
+				done <- s
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var s channels.Stored
+			select {
+			case s = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the caller never heard whether the message was stored")
+			}
+			if s.Msg.Seq == 0 {
+				t.Fatalf("told stored without a seq: %+v", s)
+			}
+			waitAllHandled(t, st)
+			msgs, err := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var questions, answers, greetings int
+			for _, m := range msgs {
+				switch {
+				case m.Direction == channels.DirIn:
+					questions++
+				case m.Direction == channels.DirOut && m.ReplyTo == s.Msg.Seq:
+					answers++
+				case m.Direction == channels.DirOut && m.Text == "歡迎":
+					greetings++
+				}
+			}
+			if losses.Load() != 1 || runs.Load() != 2 || questions != 1 || answers != 1 || greetings != 1 || told.Load() != 1 {
+				t.Fatalf("lost %d locks, the turn ran %d times; %d questions, %d answers, %d greetings stored; told %d times: %+v",
+					losses.Load(), runs.Load(), questions, answers, greetings, told.Load(), msgs)
+			}
+		})
+	}
+}
