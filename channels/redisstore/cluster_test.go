@@ -179,6 +179,19 @@ func (d *tracer) seqs(conv string) []int64 {
 	return append([]int64(nil), d.seen[conv]...)
 }
 
+// slowFirstTurn is a tracer whose first customer turn takes wait longer (to outlive its lock);
+// calls counts the customer turns.
+func slowFirstTurn(wait time.Duration) (d *tracer, calls *atomic.Int32) {
+	d, calls = newTracer(0), new(atomic.Int32)
+	d.slow = func(in dialog.Input) time.Duration {
+		if in.Event == "" && calls.Add(1) == 1 {
+			return wait
+		}
+		return 0
+	}
+	return d, calls
+}
+
 // node is one gateway process: its own connection, store, bus, locker and router.
 func node(t *testing.T, url, prefix string, d channels.Dialog, lcfg redisstore.LockerConfig) (*channels.Router, *redisstore.Store) {
 	t.Helper()
@@ -370,14 +383,7 @@ func TestExpiredLockCannotCommit(t *testing.T) {
 	unlock2()
 
 	// Through a router: the first run of the turn outlives its lock and is refused; the second commits.
-	d := newTracer(0)
-	var calls atomic.Int32
-	d.slow = func(in dialog.Input) time.Duration {
-		if in.Event == "" && calls.Add(1) == 1 {
-			return 200 * time.Millisecond
-		}
-		return 0
-	}
+	d, calls := slowFirstTurn(200 * time.Millisecond)
 	r, _ := node(t, url, prefix, d, redisstore.LockerConfig{TTL: 80 * time.Millisecond, Renew: time.Hour})
 	if _, _, err := r.Receive(ctx(), channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", Text: "slow"}); err != nil {
 		t.Fatal(err)
@@ -501,49 +507,60 @@ func TestTwoNodesOneWriteTurnsInSeqOrder(t *testing.T) {
 	}
 }
 
-// A one-write turn whose lock expired before its commit stored nothing: it runs again under a new
-// lock, and the message and its answer are stored once; the caller hears of it once, stored.
-func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
-	url := testservices.StartRedis(t)
-	_, prefix := client(t, url)
-	d := newTracer(0)
-	var calls atomic.Int32
-	d.slow = func(in dialog.Input) time.Duration {
-		if in.Event == "" && calls.Add(1) == 1 {
-			return 200 * time.Millisecond
-		}
-		return 0
-	}
-	r, st, reg := converseNode(t, url, prefix, d, redisstore.LockerConfig{TTL: 80 * time.Millisecond, Renew: time.Hour})
-	in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"}
-	var told atomic.Int32
+// converseStored sends in through r.Converse and waits until the caller is told the message is
+// stored (being told it was not fails the test); told counts how often the caller was told, which
+// must stay 1.
+func converseStored(t *testing.T, r *channels.Router, in channels.Inbound) (s channels.Stored, told *atomic.Int32) {
+	t.Helper()
+	told = new(atomic.Int32)
 	done := make(chan channels.Stored, 2)
 	if err := r.Converse(ctx(), in, func(s channels.Stored, err error) {
 		told.Add(1)
 		if err != nil {
-			t.Errorf("not stored: %v", err)
+			t.Errorf("told the message was not stored: %v", err)
 		}
 		done <- s
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var s channels.Stored
 	select {
 	case s = <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("the caller never heard whether the message was stored")
 	}
-	waitAllHandled(t, st)
-	msgs, _ := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
-	var questions, answers int
+	if s.Msg.Seq == 0 {
+		t.Fatalf("told stored without a seq: %+v", s)
+	}
+	return s, told
+}
+
+// countTurns counts a conversation's customer messages, the answers to the one at seq, and the
+// tracer's greetings.
+func countTurns(msgs []channels.Message, seq int64) (questions, answers, greetings int) {
 	for _, m := range msgs {
 		switch {
 		case m.Direction == channels.DirIn:
 			questions++
-		case m.Direction == channels.DirOut && m.ReplyTo == s.Msg.Seq:
+		case m.Direction == channels.DirOut && m.ReplyTo == seq:
 			answers++
+		case m.Direction == channels.DirOut && m.Text == "歡迎":
+			greetings++
 		}
 	}
+	return questions, answers, greetings
+}
+
+// A one-write turn whose lock expired before its commit stored nothing: it runs again under a new
+// lock, and the message and its answer are stored once; the caller hears of it once, stored.
+func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
+	url := testservices.StartRedis(t)
+	_, prefix := client(t, url)
+	d, calls := slowFirstTurn(200 * time.Millisecond)
+	r, st, reg := converseNode(t, url, prefix, d, redisstore.LockerConfig{TTL: 80 * time.Millisecond, Renew: time.Hour})
+	s, told := converseStored(t, r, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"})
+	waitAllHandled(t, st)
+	msgs, _ := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
+	questions, answers, _ := countTurns(msgs, s.Msg.Seq)
 	if calls.Load() != 2 || questions != 1 || answers != 1 || told.Load() != 1 || len(s.Replies) != 1 {
 		t.Fatalf("dialog ran %d times, %d questions and %d answers stored, told %d times (%+v): %+v",
 			calls.Load(), questions, answers, told.Load(), s, msgs)
@@ -602,43 +619,13 @@ func TestLostLockWithRenewalTurnRunsAgain(t *testing.T) {
 				return 200 * time.Millisecond // the renewal notices meanwhile
 			}
 			r, st, _ := converseNode(t, nodeURL, prefix, d, tc.lcfg)
-			in := channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"}
-			var told atomic.Int32
-			done := make(chan channels.Stored, 2)
-			if err := r.Converse(ctx(), in, func(s channels.Stored, err error) {
-				told.Add(1)
-				if err != nil {
-					t.Errorf("told the message was not stored: %v", err)
-				}
-				done <- s
-			}); err != nil {
-				t.Fatal(err)
-			}
-			var s channels.Stored
-			select {
-			case s = <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("the caller never heard whether the message was stored")
-			}
-			if s.Msg.Seq == 0 {
-				t.Fatalf("told stored without a seq: %+v", s)
-			}
+			s, told := converseStored(t, r, channels.Inbound{Channel: channels.ChannelWebchat, Contact: "a", ClientID: "c1", Text: "slow"})
 			waitAllHandled(t, st)
 			msgs, err := st.MessagesAfter(ctx(), s.Msg.Conversation, 0, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var questions, answers, greetings int
-			for _, m := range msgs {
-				switch {
-				case m.Direction == channels.DirIn:
-					questions++
-				case m.Direction == channels.DirOut && m.ReplyTo == s.Msg.Seq:
-					answers++
-				case m.Direction == channels.DirOut && m.Text == "歡迎":
-					greetings++
-				}
-			}
+			questions, answers, greetings := countTurns(msgs, s.Msg.Seq)
 			if losses.Load() != 1 || runs.Load() != 2 || questions != 1 || answers != 1 || greetings != 1 || told.Load() != 1 {
 				t.Fatalf("lost %d locks, the turn ran %d times; %d questions, %d answers, %d greetings stored; told %d times: %+v",
 					losses.Load(), runs.Load(), questions, answers, greetings, told.Load(), msgs)
