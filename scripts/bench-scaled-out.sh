@@ -17,15 +17,30 @@ command -v redis-server >/dev/null || { echo "bench-scaled-out: redis-server not
 work=$(mktemp -d)
 go build -o "$work/claimline" ./cmd/claimline
 
-# A free loopback port: one that refuses a connection now.
+# A free loopback port: below the kernel's ephemeral range (a port the load's own connections used
+# lingers in TIME-WAIT there, and a server cannot bind it), and one that refuses a connection now.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
   while :; do
-    p=$(shuf -i 20000-60999 -n 1)
+    p=$(shuf -i "10000-$((ephemeral_low - 1))" -n 1)
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
 }
 redis_port=$(free_port)
 casesvc_port=$(free_port)
+while [ "$casesvc_port" = "$redis_port" ]; do casesvc_port=$(free_port); done
+
+# wait_listening PORT NAME LOG: waits until something listens on the port (at most 10 s), else
+# prints NAME's log and fails.
+wait_listening() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "bench-scaled-out: $2 does not listen on 127.0.0.1:$1 after 10 s; its log:" >&2
+  cat "$3" >&2 || true
+  exit 1
+}
 
 cleanup() {
   [ -n "${casesvc_pid:-}" ] && kill "$casesvc_pid" 2>/dev/null || true
@@ -38,15 +53,13 @@ trap 'exit 130' INT TERM
 
 # Durable as a production Redis would be: append-only, fsync every second.
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
-  --appendfsync everysec --save '' --daemonize yes --pidfile "$work/redis.pid" >/dev/null
+  --appendfsync everysec --save '' --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 export CLAIMLINE_CASESVC_TOKEN=bench-casesvc-token-0123456789
 export CLAIMLINE_STAFF='bench:specialist:bench-staff-token-0123456789'
 "$work/claimline" casesvc --addr "127.0.0.1:$casesvc_port" --data "$work/casesvc" >"$work/casesvc.log" 2>&1 &
 casesvc_pid=$!
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$casesvc_port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_listening "$redis_port" redis-server "$work/redis.log"
+wait_listening "$casesvc_port" "claimline casesvc" "$work/casesvc.log"
 
 "$work/claimline" bench --mode "$mode" --duration "$duration" --quiet \
   --redis-url "redis://127.0.0.1:$redis_port/0" --casesvc-url "http://127.0.0.1:$casesvc_port"
