@@ -5,6 +5,7 @@
 # the cores and Redis's time per message bounds every node together.
 #
 #   scripts/bench-scaled-out.sh [MODE] [DURATION]     MODE: claim (default), rest, steady, twilio, telegram
+#   CLAIMLINE_BIN=/tmp/claimline-old scripts/bench-scaled-out.sh claim    (a given build, not this tree's)
 #
 # Needs redis-server on the PATH (Debian's redis-server package); it never touches port 6379.
 set -euo pipefail
@@ -15,7 +16,9 @@ duration=${2:-10s}
 command -v redis-server >/dev/null || { echo "bench-scaled-out: redis-server not found (apt-get install redis-server)" >&2; exit 1; }
 
 work=$(mktemp -d)
-go build -o "$work/claimline" ./cmd/claimline
+# CLAIMLINE_BIN runs a given build instead (to compare two builds in alternating runs).
+bin=${CLAIMLINE_BIN:-$work/claimline}
+[ -n "${CLAIMLINE_BIN:-}" ] || go build -o "$bin" ./cmd/claimline
 
 # A free loopback port: below the kernel's ephemeral range (a port the load's own connections used
 # lingers in TIME-WAIT there, and a server cannot bind it), and one that refuses a connection now.
@@ -56,12 +59,12 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly ye
   --appendfsync everysec --save '' --daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
 export CLAIMLINE_CASESVC_TOKEN=bench-casesvc-token-0123456789
 export CLAIMLINE_STAFF='bench:specialist:bench-staff-token-0123456789'
-"$work/claimline" casesvc --addr "127.0.0.1:$casesvc_port" --data "$work/casesvc" >"$work/casesvc.log" 2>&1 &
+"$bin" casesvc --addr "127.0.0.1:$casesvc_port" --data "$work/casesvc" >"$work/casesvc.log" 2>&1 &
 casesvc_pid=$!
 wait_listening "$redis_port" redis-server "$work/redis.log"
 wait_listening "$casesvc_port" "claimline casesvc" "$work/casesvc.log"
 
-"$work/claimline" bench --mode "$mode" --duration "$duration" --quiet \
+"$bin" bench --mode "$mode" --duration "$duration" --quiet \
   --redis-url "redis://127.0.0.1:$redis_port/0" --casesvc-url "http://127.0.0.1:$casesvc_port"
 
 # utime+stime of a process, in seconds of CPU.
