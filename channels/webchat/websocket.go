@@ -30,11 +30,15 @@ const (
 
 const (
 	// sendQueue is how many frames a connection may fall behind on live traffic before it is dropped
-	// (it reconnects and resumes by seq). A replay (hello, a gap) waits for room instead.
-	sendQueue = 32
-	writeWait = 10 * time.Second // default Server.writeWait: one write batch, and the grace added to the read deadline
-	maxID     = 128
-	replyPage = 200
+	// (it reconnects and resumes by seq). A replay (hello, a gap) waits for room instead, and fills
+	// the queue only up to replayQueue: the rest is kept for what the client's own frames bring back
+	// meanwhile (an ack, a pong, an error), so a replay to a client that reads slower than the server
+	// writes never makes that client look too slow.
+	sendQueue   = 32
+	replayQueue = sendQueue / 2
+	writeWait   = 10 * time.Second // default Server.writeWait: one write batch, and the grace added to the read deadline
+	maxID       = 128
+	replyPage   = 200
 	// closeGrace is how long a connection stays open after its close frame, for the client to read it.
 	closeGrace = 100 * time.Millisecond
 	// readBufferSize is gorilla's per-connection read buffer (held for the connection's life, so small;
@@ -516,7 +520,7 @@ func (c *conn) catchUp() {
 		for _, m := range msgs {
 			data := c.s.encodeStored(m)
 			c.mu.Lock()
-			for !c.dead && len(c.queue) >= sendQueue {
+			for !c.dead && len(c.queue) >= replayQueue {
 				c.space.Wait()
 			}
 			if c.dead {

@@ -192,9 +192,10 @@ func TestPingTimeoutClosesDeadConnection(t *testing.T) {
 	}
 }
 
-func TestSlowClientDroppedOthersUnaffectedAndResumes(t *testing.T) {
-	e := newEnvWith(t, nil, func(s *httptest.Server) { s.Listener = smallBufListener{s.Listener} })
-	// The slow client: a small receive buffer, and it stops reading after the greeting.
+// dialSmallReadBuffer connects a client with a small kernel receive buffer, so that with
+// smallBufListener the server's writes block as soon as the client reads slower than it writes.
+func dialSmallReadBuffer(t *testing.T, e *env) *client {
+	t.Helper()
 	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if tc, ok := c.(*net.TCPConn); ok {
@@ -202,13 +203,65 @@ func TestSlowClientDroppedOthersUnaffectedAndResumes(t *testing.T) {
 		}
 		return c, err
 	}}
-	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/webchat/ws"
-	ws, _, err := dialer.Dial(url, nil)
+	ws, _, err := dialer.Dial("ws"+strings.TrimPrefix(e.srv.URL, "http")+"/webchat/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	slow := &client{t: t, ws: ws}
+	return &client{t: t, ws: ws}
+}
+
+// A resume that replays a long backlog to a client reading slower than the server writes waits for
+// room in the send queue; the client's own frames meanwhile (a ping, a message the widget resends
+// from its outbox right after welcome) get their pong and ack without the client being dropped as
+// too slow, and everything arrives once, in seq order.
+func TestReplayToSlowReaderAnswersItsFrames(t *testing.T) {
+	e := newEnvWith(t, nil, func(s *httptest.Server) { s.Listener = smallBufListener{s.Listener} })
+	fast := e.dial(t)
+	w := fast.hello(nil)
+	fast.expect("message") // the greeting, seq 1
+	text := strings.Repeat("慢", 1000)
+	const n = 40 // 80 frames of 3 KB to replay
+	for i := range n {
+		id := fmt.Sprint("m", i)
+		fast.send(map[string]string{"type": "message", "id": id, "text": text})
+		fast.exchange(id, int64(3+2*i))
+	}
+	backlog := int64(1 + 2*n)
+
+	slow := dialSmallReadBuffer(t, e)
+	slow.hello(map[string]any{"session": w.Session, "last_seq": 0})
+	time.Sleep(300 * time.Millisecond) // busy: the replay backs up behind the full socket
+	slow.send(map[string]string{"type": "ping"})
+	slow.send(map[string]string{"type": "message", "id": "late", "text": "still here"})
+	time.Sleep(300 * time.Millisecond)
+
+	var last int64
+	pong, acked := false, false
+	slow.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for last < backlog+2 || !pong || !acked {
+		var f frame
+		if err := slow.ws.ReadJSON(&f); err != nil {
+			t.Fatalf("connection ended after seq %d of %d (pong %v, ack %v): %v", last, backlog+2, pong, acked, err)
+		}
+		switch f.Type {
+		case "pong":
+			pong = true
+		case "ack":
+			acked = acked || (f.ID == "late" && f.Seq == backlog+1)
+		case "message":
+			if f.Seq != last+1 {
+				t.Fatalf("seq %d after %d", f.Seq, last)
+			}
+			last = f.Seq
+		}
+	}
+}
+
+func TestSlowClientDroppedOthersUnaffectedAndResumes(t *testing.T) {
+	e := newEnvWith(t, nil, func(s *httptest.Server) { s.Listener = smallBufListener{s.Listener} })
+	// The slow client: a small receive buffer, and it stops reading after the greeting.
+	slow := dialSmallReadBuffer(t, e)
 	w := slow.hello(nil)
 	slow.expect("message")
 
@@ -258,6 +311,7 @@ func TestSlowClientDroppedOthersUnaffectedAndResumes(t *testing.T) {
 	prev := -1
 	if !eventually(10*time.Second, func() bool {
 		time.Sleep(200 * time.Millisecond)
+		var err error
 		stored, err = e.router.MessagesAfter(context.Background(), w.Conversation, 0, 10000)
 		if err != nil || len(stored) == 0 {
 			return false
