@@ -136,8 +136,9 @@ func ctx() context.Context { return context.Background() }
 // tracer is a dialog shared by several routers ("nodes"): it records the seqs it saw per conversation
 // and whether two turns of one conversation ever overlapped, on any node.
 type tracer struct {
-	delay time.Duration
-	slow  func(in dialog.Input) time.Duration // extra delay for some inputs
+	delay  time.Duration
+	slow   func(in dialog.Input) time.Duration // extra delay for some inputs
+	effect bool                                // a customer's turn reaches an effect after its delay
 
 	mu       sync.Mutex
 	inflight map[string]int
@@ -167,6 +168,11 @@ func (d *tracer) Turn(ctx context.Context, state []byte, in dialog.Input) ([]byt
 		wait += d.slow(in)
 	}
 	time.Sleep(wait)
+	if d.effect && in.Event == "" {
+		// As the engine does before filing a claim: the router stores the message first. A turn
+		// whose store failed is thrown away by the router, so what it answers does not matter.
+		_ = dialog.BeforeEffect(ctx)
+	}
 	if in.Event == dialog.EventStart {
 		return []byte("0"), []dialog.Reply{{Text: "歡迎"}}, nil
 	}
@@ -579,14 +585,16 @@ func TestExpiredLockOneWriteTurnRunsAgain(t *testing.T) {
 // customer it was not stored, and nothing ran it again.)
 func TestLostLockWithRenewalTurnRunsAgain(t *testing.T) {
 	cases := []struct {
-		name  string
-		event string // the turn that loses its lock: "" the message's, or dialog.EventStart
-		lcfg  redisstore.LockerConfig
-		proxy bool
+		name   string
+		event  string // the turn that loses its lock: "" the message's, or dialog.EventStart
+		lcfg   redisstore.LockerConfig
+		proxy  bool
+		effect bool // the turn reaches an effect after losing its lock: the message is stored then
 	}{
-		{"lock gone mid-turn", "", redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false},
-		{"connection cut past the TTL", "", redisstore.LockerConfig{TTL: 150 * time.Millisecond, Renew: 50 * time.Millisecond}, true},
-		{"lock gone during the greeting", dialog.EventStart, redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false},
+		{"lock gone mid-turn", "", redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false, false},
+		{"connection cut past the TTL", "", redisstore.LockerConfig{TTL: 150 * time.Millisecond, Renew: 50 * time.Millisecond}, true, false},
+		{"lock gone during the greeting", dialog.EventStart, redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false, false},
+		{"lock gone before an effect", "", redisstore.LockerConfig{TTL: 5 * time.Second, Renew: 20 * time.Millisecond}, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -599,6 +607,7 @@ func TestLostLockWithRenewalTurnRunsAgain(t *testing.T) {
 				nodeURL = p.url()
 			}
 			d := newTracer(0)
+			d.effect = tc.effect
 			var losses, runs atomic.Int32
 			d.slow = func(in dialog.Input) time.Duration {
 				if in.Event != tc.event {
