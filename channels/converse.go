@@ -250,9 +250,7 @@ func (r *Router) runConverse(ctx context.Context, w *worker, j job, conv *Conver
 		return r.committed(conv, m, stored, state, at), conv, false
 	}
 
-	wctx, writeDone := r.writeContext(ctx)
-	msg, stored, dup, err := r.oneWrite.CommitInbound(wctx, conv.ID, in, conv.LastSeq, turn)
-	writeDone()
+	msg, stored, dup, err := r.oneWrite.CommitInbound(writeContext(ctx), conv.ID, in, conv.LastSeq, turn)
 	switch {
 	case errors.Is(err, ErrStaleFence):
 		return turnResult{err: err}, nil, false // nothing stored: runConverseLocked runs it again
@@ -395,11 +393,9 @@ func (r *Router) storeFirst(ctx context.Context, w *worker, j job) (turnResult, 
 // unless it got the seq keep (0: none), queue its job again as a stored message's, so it runs after
 // every message stored before it. The job's client is told the message is stored (or could not be).
 func (r *Router) storeAlone(ctx context.Context, w *worker, j job, keep int64) (msg Message, dup, requeued bool, err error) {
-	wctx, writeDone := r.writeContext(ctx)
-	defer writeDone()
 	stripe := r.stripe(j.conversation)
 	stripe.Lock()
-	msg, dup, err = r.store.AppendInbound(wctx, j.conversation, *j.in)
+	msg, dup, err = r.store.AppendInbound(writeContext(ctx), j.conversation, *j.in)
 	if err == nil && !dup {
 		r.metrics.messageIn(j.in.Channel)
 		r.metrics.converseWrite("first")

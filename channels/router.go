@@ -832,29 +832,23 @@ type fenceKey struct{}
 // else through Store.CommitTurn (the embedded path, unchanged).
 func (r *Router) commitTurn(ctx context.Context, t Turn) ([]Message, error) {
 	if token, ok := ctx.Value(fenceKey{}).(int64); ok {
-		wctx, done := r.writeContext(ctx)
-		defer done()
-		return r.store.(FencedStore).CommitTurnFenced(wctx, t, token)
+		return r.store.(FencedStore).CommitTurnFenced(writeContext(ctx), t, token)
 	}
 	return r.store.CommitTurn(ctx, t)
 }
-
-// lockedWriteTimeout bounds a store write made under a cross-node lock (see writeContext).
-const lockedWriteTimeout = 10 * time.Second
 
 // writeContext is the context of a store write in a turn. Under a cross-node lock the turn's context
 // is the lock's, which the Locker cancels as soon as a renewal finds the lock lost; the write must
 // still reach the store then, so that a fenced commit is refused with ErrStaleFence (and the turn
 // runs again) and an append stores the message, instead of both failing with the cancellation and
-// the customer hearing the message was not stored. Such a write ends at lockedWriteTimeout or at the
-// router's shutdown instead. Outside a lock ctx is returned unchanged.
-func (r *Router) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, locked := ctx.Value(fenceKey{}).(int64); !locked {
-		return ctx, func() {}
+// the customer hearing the message was not stored. So under a lock it is ctx without its
+// cancellation: the Redis client bounds every command by its own read and write timeouts, and Close
+// waits for the workers before it cancels the router's context anyway. Outside a lock it is ctx.
+func writeContext(ctx context.Context) context.Context {
+	if _, locked := ctx.Value(fenceKey{}).(int64); locked {
+		return context.WithoutCancel(ctx)
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockedWriteTimeout)
-	stop := context.AfterFunc(r.ctx, cancel)
-	return wctx, func() { stop(); cancel() }
+	return ctx
 }
 
 // maxFencedAttempts bounds how often a turn whose lock was lost runs again in a row.
